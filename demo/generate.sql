@@ -1,0 +1,2 @@
+-- demo/generate.sql — placeholder until the demo generator lands: the test fixture.
+\ir ../test/fixtures/one_row_each.sql
