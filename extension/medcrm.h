@@ -4,4 +4,7 @@
 #ifndef MEDCRM_H
 #define MEDCRM_H
 
+/* audit.c: settings of the audit trail (medcrm.reason, retention). */
+extern void medcrm_audit_init(void);
+
 #endif							/* MEDCRM_H */
