@@ -1339,19 +1339,18 @@ audit_verify_internal(int64 from_id, int64 to_id, AuditVerify *v)
 static Datum
 audit_verify_result(FunctionCallInfo fcinfo, AuditVerify *v)
 {
-	TupleDesc	desc;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	desc = BlessTupleDesc(desc);
+	InitMaterializedSRF(fcinfo, 0);
 	values[0] = BoolGetDatum(v->ok);
 	values[1] = Int64GetDatum(v->checked);
 	values[2] = Int64GetDatum(v->first_bad);
 	nulls[2] = v->ok;
 	values[3] = CStringGetTextDatum(audit_hex(v->head.hash, AUDIT_HASH_LEN));
-	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
 }
 
 Datum
@@ -1415,7 +1414,6 @@ Datum
 medcrm_audit_head(PG_FUNCTION_ARGS)
 {
 	AuditHead	h;
-	TupleDesc	desc;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
@@ -1425,12 +1423,12 @@ medcrm_audit_head(PG_FUNCTION_ARGS)
 	audit_current_head(&h);
 	SPI_finish();
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	desc = BlessTupleDesc(desc);
+	InitMaterializedSRF(fcinfo, 0);
 	values[0] = Int64GetDatum(h.last_id);
 	values[1] = CStringGetTextDatum(audit_hex(h.hash, AUDIT_HASH_LEN));
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+	tuplestore_putvalues(((ReturnSetInfo *) fcinfo->resultinfo)->setResult,
+						 ((ReturnSetInfo *) fcinfo->resultinfo)->setDesc, values, nulls);
+	return (Datum) 0;
 }
 
 /* ------------------------------------------------------------------------

@@ -1,0 +1,161 @@
+-- sql/src/41_access.sql — graded access: row-level security per account,
+-- masked personal data (v_contact, reveal_contact), read-only submitted visits.
+--
+-- Who sees which rows (DOMAIN.md "Compliance"):
+--   medcrm_sales    accounts of its sales_territory regions or that it owns
+--                   (account.owner_role), and the rows of those accounts;
+--   medcrm_service, medcrm_quality, medcrm_auditor, medcrm_bi, medcrm_reporter,
+--   medcrm_admin    every row of the tables they are granted.
+-- "It" is current_user: a login that is a member of medcrm_sales is matched by
+-- its own name in sales_territory.role and account.owner_role (SET ROLE to
+-- another login switches to that login's territory). Roles that bypass RLS
+-- (the extension owner, superusers) and SECURITY DEFINER functions owned by
+-- them see everything; RLS is enabled, never forced.
+
+CREATE FUNCTION medcrm.rls_sees_all() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT pg_catalog.pg_has_role(CURRENT_USER, 'medcrm_admin', 'USAGE')
+        OR pg_catalog.pg_has_role(CURRENT_USER, 'medcrm_service', 'USAGE')
+        OR pg_catalog.pg_has_role(CURRENT_USER, 'medcrm_quality', 'USAGE')
+        OR pg_catalog.pg_has_role(CURRENT_USER, 'medcrm_auditor', 'USAGE')
+        OR pg_catalog.pg_has_role(CURRENT_USER, 'medcrm_bi', 'USAGE')
+        OR pg_catalog.pg_has_role(CURRENT_USER, 'medcrm_reporter', 'USAGE')
+$fn$;
+COMMENT ON FUNCTION medcrm.rls_sees_all() IS
+    'True when current_user may see every account: a member of medcrm_admin, _service, _quality, _auditor, _bi or _reporter.';
+
+CREATE FUNCTION medcrm.in_territory(owner_role name, region text) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT $1 OPERATOR(pg_catalog.=) CURRENT_USER
+        OR EXISTS (SELECT FROM medcrm.sales_territory AS t
+                    WHERE t.role OPERATOR(pg_catalog.=) CURRENT_USER
+                      AND t.region OPERATOR(pg_catalog.=) $2)
+$fn$;
+COMMENT ON FUNCTION medcrm.in_territory(name, text) IS
+    'True when an account with this owner_role and region belongs to current_user: it owns it, or the region is in its sales_territory.';
+
+CREATE FUNCTION medcrm.account_visible(account_id bigint) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT (SELECT medcrm.rls_sees_all())
+        OR EXISTS (SELECT FROM medcrm.account AS a
+                    WHERE a.id OPERATOR(pg_catalog.=) $1
+                      AND medcrm.in_territory(a.owner_role, a.region))
+$fn$;
+COMMENT ON FUNCTION medcrm.account_visible(bigint) IS
+    'The row predicate of every account-scoped table: may current_user see the rows of this account? Used by the RLS policies and by the definer-rights view v_contact.';
+
+ALTER TABLE medcrm.account ENABLE ROW LEVEL SECURITY;
+CREATE POLICY account_visible ON medcrm.account
+    USING ((SELECT medcrm.rls_sees_all()) OR medcrm.in_territory(owner_role, region))
+    WITH CHECK ((SELECT medcrm.rls_sees_all()) OR medcrm.in_territory(owner_role, region));
+COMMENT ON POLICY account_visible ON medcrm.account IS
+    'Sales see and write the accounts of their territory or that they own; the other medcrm roles see all.';
+
+DO $rls$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['account_source_key', 'department', 'contact', 'installed_device',
+                             'opportunity', 'sales_order', 'invoice', 'contract', 'work_order',
+                             'visit', 'sample_loan', 'complaint', 'tier_history']
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE medcrm.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY account_visible ON medcrm.%I '
+            'USING (medcrm.account_visible(account_id)) '
+            'WITH CHECK (medcrm.account_visible(account_id))', t);
+        EXECUTE pg_catalog.format(
+            'COMMENT ON POLICY account_visible ON medcrm.%I IS %L', t,
+            'Rows of the accounts current_user may see (medcrm.account_visible).');
+    END LOOP;
+END
+$rls$;
+
+-- Tasks: those of visible accounts, and those assigned to the role itself.
+ALTER TABLE medcrm.task ENABLE ROW LEVEL SECURITY;
+CREATE POLICY account_visible ON medcrm.task
+    USING (medcrm.account_visible(account_id) OR assignee_role OPERATOR(pg_catalog.=) CURRENT_USER)
+    WITH CHECK (medcrm.account_visible(account_id) OR assignee_role OPERATOR(pg_catalog.=) CURRENT_USER);
+COMMENT ON POLICY account_visible ON medcrm.task IS
+    'Tasks of the accounts current_user may see, and tasks assigned to it.';
+
+-- Contacts with personal data masked. A definer-rights view (sales have no
+-- SELECT on contact.phone, email, national_id), so it filters rows with the
+-- same predicate as the RLS policy of contact.
+CREATE VIEW medcrm.v_contact WITH (security_barrier) AS
+SELECT c.id,
+       c.account_id,
+       c.department_id,
+       c.full_name,
+       c.title,
+       c.decision_role,
+       c.academic_influence,
+       medcrm.mask(c.phone, 'phone') AS phone,
+       medcrm.mask(c.email, 'email') AS email,
+       medcrm.mask(c.national_id, 'national_id') AS national_id,
+       c.preferred_channel,
+       c.consent_at,
+       c.created_at,
+       c.updated_at
+  FROM medcrm.contact AS c
+ WHERE medcrm.account_visible(c.account_id);
+COMMENT ON VIEW medcrm.v_contact IS
+    'Contacts the current role may see, with phone, e-mail and national id masked. Clear values: medcrm.reveal_contact(id, purpose), which is logged.';
+COMMENT ON COLUMN medcrm.v_contact.id IS 'Contact id (argument of medcrm.reveal_contact).';
+COMMENT ON COLUMN medcrm.v_contact.account_id IS 'The account of the contact.';
+COMMENT ON COLUMN medcrm.v_contact.department_id IS 'The department of the contact.';
+COMMENT ON COLUMN medcrm.v_contact.full_name IS 'Full name.';
+COMMENT ON COLUMN medcrm.v_contact.title IS 'Job title.';
+COMMENT ON COLUMN medcrm.v_contact.decision_role IS 'decision_maker, influencer, user or gatekeeper.';
+COMMENT ON COLUMN medcrm.v_contact.academic_influence IS 'Academic influence 0-5.';
+COMMENT ON COLUMN medcrm.v_contact.phone IS 'Phone, masked: first 3 and last 4 characters (138****1234).';
+COMMENT ON COLUMN medcrm.v_contact.email IS 'E-mail, masked: first character and domain (w***@example.org).';
+COMMENT ON COLUMN medcrm.v_contact.national_id IS 'National id, masked: first and last character only.';
+COMMENT ON COLUMN medcrm.v_contact.preferred_channel IS 'visit, phone, email, wechat or meeting.';
+COMMENT ON COLUMN medcrm.v_contact.consent_at IS 'When the contact consented to be contacted.';
+COMMENT ON COLUMN medcrm.v_contact.created_at IS 'When the row was created.';
+COMMENT ON COLUMN medcrm.v_contact.updated_at IS 'When the row was last updated.';
+GRANT SELECT ON medcrm.v_contact TO medcrm_admin, medcrm_sales, medcrm_service,
+    medcrm_quality, medcrm_bi, medcrm_reporter;
+
+CREATE FUNCTION medcrm.reveal_contact(contact_id bigint, purpose text)
+    RETURNS TABLE (phone text, email text, national_id text)
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'medcrm_reveal_contact';
+COMMENT ON FUNCTION medcrm.reveal_contact(bigint, text) IS
+    'Clear phone, e-mail and national id of a contact the caller may see (members of medcrm_sales, medcrm_service, medcrm_admin); every call is logged in medcrm.sensitive_access_log with its purpose.';
+REVOKE ALL ON FUNCTION medcrm.reveal_contact(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION medcrm.reveal_contact(bigint, text)
+    TO medcrm_admin, medcrm_sales, medcrm_service;
+
+-- Submitted visits are read-only. Re-pointing to a surviving account or
+-- contact (medcrm.merge_accounts / unmerge_accounts) is the one change allowed;
+-- the audit trail records it.
+CREATE FUNCTION medcrm.visit_read_only() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF OLD.submitted_at IS NULL THEN
+        RETURN CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+       AND (pg_catalog.to_jsonb(OLD) OPERATOR(pg_catalog.-) ARRAY['account_id', 'contact_id', 'updated_at'])
+           OPERATOR(pg_catalog.=)
+           (pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.-) ARRAY['account_id', 'contact_id', 'updated_at']) THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'visit % is submitted and read-only', OLD.id
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = pg_catalog.format('It was submitted at %s; %s is refused.', OLD.submitted_at, TG_OP),
+              HINT = 'Record a new visit that refers to this one instead of changing it.';
+END
+$fn$;
+COMMENT ON FUNCTION medcrm.visit_read_only() IS
+    'BEFORE UPDATE OR DELETE row trigger of visit: refuses changes to a submitted visit (SQLSTATE 55000), except re-pointing account_id/contact_id by an account merge.';
+REVOKE ALL ON FUNCTION medcrm.visit_read_only() FROM PUBLIC;
+CREATE TRIGGER visit_read_only BEFORE UPDATE OR DELETE ON medcrm.visit
+    FOR EACH ROW EXECUTE FUNCTION medcrm.visit_read_only();

@@ -1,0 +1,38 @@
+-- sql/src/89_audit_enroll.sql — enroll every business table in the audit trail.
+--
+-- Runs after every capability's tables exist (and before 90_pg_dump.sql), so
+-- that a table added to medcrm is audited unless it is listed here:
+--   not audited: the trail itself, tier_history (the trail of rescoring, which
+--   rewrites up to every account), report_run (the report worker's queue state);
+--   account: the computed tier columns are not compared (tier_history records
+--   them); tier_override and its reason are audited like every human decision;
+--   contact: phone, email and national_id are stored masked in the trail.
+-- Tables of a later version are enrolled by their upgrade script with
+-- medcrm.audit_enable().
+
+DO $enroll$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN
+        SELECT c.oid::regclass
+          FROM pg_catalog.pg_class AS c
+         WHERE c.relnamespace OPERATOR(pg_catalog.=) 'medcrm'::regnamespace
+           AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
+           AND NOT c.relispartition
+           AND NOT c.relname OPERATOR(pg_catalog.=) ANY (ARRAY[
+                   'audit_log', 'audit_seal', 'audit_anchor', 'sensitive_access_log',
+                   'tier_history', 'report_run']::name[])
+           AND EXISTS (SELECT FROM pg_catalog.pg_index AS i
+                        WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid AND i.indisprimary)
+         ORDER BY c.relname
+    LOOP
+        PERFORM medcrm.audit_enable(t);
+    END LOOP;
+END
+$enroll$;
+
+SELECT medcrm.audit_enable('medcrm.account',
+                           ARRAY['updated_at', 'tier', 'tier_score', 'tier_model_id', 'tiered_at']);
+SELECT medcrm.audit_enable('medcrm.contact', ARRAY['updated_at'],
+                           ARRAY['phone', 'email', 'national_id']);
