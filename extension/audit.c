@@ -705,6 +705,8 @@ medcrm_audit_trigger(PG_FUNCTION_ARGS)
 			audit_add(&batch, rid, ridnull, audit_finish_object(&ost), false,
 					  audit_finish_object(&nst), false);
 		}
+		ExecDropSingleTupleTableSlot(oslot);
+		ExecDropSingleTupleTableSlot(nslot);
 	}
 	else
 	{
@@ -727,6 +729,7 @@ medcrm_audit_trigger(PG_FUNCTION_ARGS)
 			else
 				audit_add(&batch, rid, ridnull, obj, false, (Datum) 0, true);
 		}
+		ExecDropSingleTupleTableSlot(slot);
 	}
 	MemoryContextSwitchTo(callcxt);
 	audit_flush(&batch);
@@ -872,7 +875,7 @@ audit_anchor(AuditHead *h)
 	h->last_id = 0;
 	memset(h->hash, 0, AUDIT_HASH_LEN);
 	ret = SPI_execute("SELECT seal_seq, upto_id, seal_hash FROM medcrm.audit_anchor "
-					  "ORDER BY id DESC LIMIT 1", true, 1);
+					  "ORDER BY id DESC LIMIT 1", false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading audit_anchor failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 1)
@@ -896,7 +899,7 @@ audit_current_head(AuditHead *h)
 
 	audit_anchor(h);
 	ret = SPI_execute("SELECT seq, last_id, hash FROM medcrm.audit_seal "
-					  "ORDER BY seq DESC LIMIT 1", true, 1);
+					  "ORDER BY seq DESC LIMIT 1", false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading audit_seal failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 1)
@@ -993,7 +996,7 @@ audit_seal_internal(bool complain)
 	/* Every id up to here is taken by a transaction that holds a write lock... */
 	ret = SPI_execute("SELECT pg_catalog.pg_sequence_last_value("
 					  "pg_catalog.pg_get_serial_sequence('medcrm.audit_log', 'id')::pg_catalog.regclass)",
-					  true, 1);
+					  false, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading the audit_log id sequence failed");
 	upto = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -1021,7 +1024,7 @@ audit_seal_internal(bool complain)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	args[0] = Int64GetDatum(head.last_id);
 	args[1] = Int64GetDatum(upto);
-	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
+	portal = SPI_cursor_open(NULL, plan, args, NULL, false);
 
 	initStringInfo(&entries);
 	initStringInfo(&canon);
@@ -1183,7 +1186,7 @@ audit_verify_internal(int64 from_id, int64 to_id, AuditVerify *v)
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed");
 	args[0] = Int64GetDatum(run.seq);
-	seals = SPI_cursor_open(NULL, plan, args, NULL, true);
+	seals = SPI_cursor_open(NULL, plan, args, NULL, false);
 
 	plan = SPI_prepare("SELECT " AUDIT_ROW_COLUMNS " FROM medcrm.audit_log "
 					   "WHERE id OPERATOR(pg_catalog.>=) $1 AND id OPERATOR(pg_catalog.<=) $2 ORDER BY id",
@@ -1193,7 +1196,7 @@ audit_verify_internal(int64 from_id, int64 to_id, AuditVerify *v)
 	args[0] = Int64GetDatum(from_id);
 	args[1] = Int64GetDatum(to_id);
 	memset(&rc, 0, sizeof(rc));
-	rc.portal = SPI_cursor_open(NULL, plan, args, NULL, true);
+	rc.portal = SPI_cursor_open(NULL, plan, args, NULL, false);
 
 	initStringInfo(&canon);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "medcrm audit verify rows",
@@ -1460,12 +1463,12 @@ medcrm_audit_purge(PG_FUNCTION_ARGS)
 	args[0] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
 	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
 	args[1] = Int32GetDatum(medcrm_audit_retention_months);
-	plan = SPI_prepare("SELECT pg_catalog.least(pg_catalog.now() OPERATOR(pg_catalog.-) "
+	plan = SPI_prepare("SELECT LEAST(pg_catalog.now() OPERATOR(pg_catalog.-) "
 					   "pg_catalog.make_interval(months => $2), "
 					   "pg_catalog.now() OPERATOR(pg_catalog.-) $1)", 2, types);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed");
-	ret = SPI_execute_plan(plan, args, nulls, true, 1);
+	ret = SPI_execute_plan(plan, args, nulls, false, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "computing the retention cutoff failed");
 	cutoff = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -1493,7 +1496,7 @@ medcrm_audit_purge(PG_FUNCTION_ARGS)
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed");
 	args[0] = Int64GetDatum(keep.seq);
-	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
+	portal = SPI_cursor_open(NULL, plan, args, NULL, false);
 	for (;;)
 	{
 		HeapTuple	tup;
