@@ -168,8 +168,12 @@ BEGIN
                                     ('del', 'DELETE', 'REFERENCING OLD TABLE AS medcrm_old'),
                                     ('trunc', 'TRUNCATE', '')) AS v(suffix, event, referencing)
     LOOP
-        EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s',
-                                  'medcrm_audit_' OPERATOR(pg_catalog.||) ev.suffix, target);
+        IF EXISTS (SELECT FROM pg_catalog.pg_trigger AS tg
+                    WHERE tg.tgrelid OPERATOR(pg_catalog.=) target
+                      AND tg.tgname OPERATOR(pg_catalog.=) ('medcrm_audit_' OPERATOR(pg_catalog.||) ev.suffix)) THEN
+            EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s',
+                                      'medcrm_audit_' OPERATOR(pg_catalog.||) ev.suffix, target);
+        END IF;
         EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT '
                                   'EXECUTE FUNCTION medcrm.audit_trigger(%s)',
                                   'medcrm_audit_' OPERATOR(pg_catalog.||) ev.suffix, ev.event,
