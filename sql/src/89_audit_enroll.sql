@@ -36,3 +36,11 @@ SELECT medcrm.audit_enable('medcrm.account',
                            ARRAY['updated_at', 'tier', 'tier_score', 'tier_model_id', 'tiered_at']);
 SELECT medcrm.audit_enable('medcrm.contact', ARRAY['updated_at'],
                            ARRAY['phone', 'email', 'national_id']);
+
+-- Nobody but the trail's owner writes the trail: revoke what broad grants
+-- (GRANT ... ON ALL TABLES IN SCHEMA medcrm) gave; reading stays as granted.
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER
+    ON medcrm.audit_log, medcrm.audit_seal, medcrm.audit_anchor, medcrm.sensitive_access_log
+    FROM PUBLIC, medcrm_admin, medcrm_sales, medcrm_service, medcrm_quality, medcrm_auditor,
+         medcrm_bi, medcrm_reporter;
+GRANT SELECT ON medcrm.audit_seal, medcrm.audit_anchor TO medcrm_admin, medcrm_auditor;
