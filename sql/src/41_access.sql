@@ -25,32 +25,61 @@ $fn$;
 COMMENT ON FUNCTION medcrm.rls_sees_all() IS
     'True when current_user may see every account: a member of medcrm_admin, _service, _quality, _auditor, _bi or _reporter.';
 
-CREATE FUNCTION medcrm.in_territory(owner_role name, region text) RETURNS boolean
-    LANGUAGE sql STABLE PARALLEL SAFE
+-- The territory lookups read account and sales_territory, which not every
+-- role may read: they run as the owner (SECURITY DEFINER) and answer only for
+-- a role the session may act as, so nobody can probe another rep's territory.
+CREATE FUNCTION medcrm.in_territory(region text, member name) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT $1 OPERATOR(pg_catalog.=) CURRENT_USER
-        OR EXISTS (SELECT FROM medcrm.sales_territory AS t
-                    WHERE t.role OPERATOR(pg_catalog.=) CURRENT_USER
-                      AND t.region OPERATOR(pg_catalog.=) $2)
+    SELECT pg_catalog.pg_has_role(SESSION_USER, $2, 'MEMBER')
+       AND EXISTS (SELECT FROM medcrm.sales_territory AS t
+                    WHERE t.role OPERATOR(pg_catalog.=) $2
+                      AND t.region OPERATOR(pg_catalog.=) $1)
 $fn$;
-COMMENT ON FUNCTION medcrm.in_territory(name, text) IS
-    'True when an account with this owner_role and region belongs to current_user: it owns it, or the region is in its sales_territory.';
+COMMENT ON FUNCTION medcrm.in_territory(text, name) IS
+    'True when region is in the sales_territory of member (a role the session may act as).';
+REVOKE ALL ON FUNCTION medcrm.in_territory(text, name) FROM PUBLIC;
+
+CREATE FUNCTION medcrm.account_in_territory(account_id bigint, member name) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT pg_catalog.pg_has_role(SESSION_USER, $2, 'MEMBER')
+       AND EXISTS (SELECT FROM medcrm.account AS a
+                    WHERE a.id OPERATOR(pg_catalog.=) $1
+                      AND (a.owner_role OPERATOR(pg_catalog.=) $2
+                           OR EXISTS (SELECT FROM medcrm.sales_territory AS t
+                                       WHERE t.role OPERATOR(pg_catalog.=) $2
+                                         AND t.region OPERATOR(pg_catalog.=) a.region)))
+$fn$;
+COMMENT ON FUNCTION medcrm.account_in_territory(bigint, name) IS
+    'True when the account is owned by member or lies in its sales_territory (member: a role the session may act as).';
+REVOKE ALL ON FUNCTION medcrm.account_in_territory(bigint, name) FROM PUBLIC;
 
 CREATE FUNCTION medcrm.account_visible(account_id bigint) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
     SELECT (SELECT medcrm.rls_sees_all())
-        OR EXISTS (SELECT FROM medcrm.account AS a
-                    WHERE a.id OPERATOR(pg_catalog.=) $1
-                      AND medcrm.in_territory(a.owner_role, a.region))
+        OR medcrm.account_in_territory($1, CURRENT_USER)
 $fn$;
 COMMENT ON FUNCTION medcrm.account_visible(bigint) IS
     'The row predicate of every account-scoped table: may current_user see the rows of this account? Used by the RLS policies and by the definer-rights view v_contact.';
 
+DO $grants$
+BEGIN
+    EXECUTE 'GRANT EXECUTE ON FUNCTION medcrm.in_territory(text, name), '
+            'medcrm.account_in_territory(bigint, name) TO medcrm_admin, medcrm_sales, '
+            'medcrm_service, medcrm_quality, medcrm_auditor, medcrm_bi, medcrm_reporter';
+END
+$grants$;
+
 ALTER TABLE medcrm.account ENABLE ROW LEVEL SECURITY;
 CREATE POLICY account_visible ON medcrm.account
-    USING ((SELECT medcrm.rls_sees_all()) OR medcrm.in_territory(owner_role, region))
-    WITH CHECK ((SELECT medcrm.rls_sees_all()) OR medcrm.in_territory(owner_role, region));
+    USING ((SELECT medcrm.rls_sees_all()) OR owner_role OPERATOR(pg_catalog.=) CURRENT_USER
+           OR medcrm.in_territory(region, CURRENT_USER))
+    WITH CHECK ((SELECT medcrm.rls_sees_all()) OR owner_role OPERATOR(pg_catalog.=) CURRENT_USER
+                OR medcrm.in_territory(region, CURRENT_USER));
 COMMENT ON POLICY account_visible ON medcrm.account IS
     'Sales see and write the accounts of their territory or that they own; the other medcrm roles see all.';
 
