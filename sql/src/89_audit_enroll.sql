@@ -37,6 +37,40 @@ SELECT medcrm.audit_enable('medcrm.account',
 SELECT medcrm.audit_enable('medcrm.contact', ARRAY['updated_at'],
                            ARRAY['phone', 'email', 'national_id']);
 
+-- Row-level security for account-scoped tables of every capability: a table
+-- with an account_id column that has no policy yet gets the one of
+-- 41_access.sql (medcrm.account_visible); rows without an account (e.g. the
+-- registration certificate of a product) stay visible to every granted role.
+DO $rls$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN
+        SELECT c.oid::regclass
+          FROM pg_catalog.pg_class AS c
+          JOIN pg_catalog.pg_attribute AS a
+            ON a.attrelid OPERATOR(pg_catalog.=) c.oid
+           AND a.attname OPERATOR(pg_catalog.=) 'account_id' AND NOT a.attisdropped
+         WHERE c.relnamespace OPERATOR(pg_catalog.=) 'medcrm'::regnamespace
+           AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
+           AND NOT c.relispartition
+           AND NOT c.relrowsecurity
+           AND NOT EXISTS (SELECT FROM pg_catalog.pg_policy AS p
+                            WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid)
+         ORDER BY c.relname
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY account_visible ON %s '
+            'USING (account_id IS NULL OR medcrm.account_visible(account_id)) '
+            'WITH CHECK (account_id IS NULL OR medcrm.account_visible(account_id))', t);
+        EXECUTE pg_catalog.format(
+            'COMMENT ON POLICY account_visible ON %s IS %L', t,
+            'Rows of the accounts current_user may see (medcrm.account_visible), and rows of no account.');
+    END LOOP;
+END
+$rls$;
+
 -- Nobody but the trail's owner writes the trail: revoke what broad grants
 -- (GRANT ... ON ALL TABLES IN SCHEMA medcrm) gave; reading stays as granted.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER

@@ -58,7 +58,7 @@ SELECT is(pg_temp.tamper(format('UPDATE medcrm.audit_log SET id = -id WHERE id =
 SELECT is(pg_temp.tamper(format('UPDATE medcrm.audit_log SET logged_at = logged_at - interval ''1 day'' WHERE id = %s', (SELECT ids[5] FROM r))),
           'false ' || (SELECT ids[5] FROM r), 'a back-dated row is named');
 CREATE TEMP TABLE last_seal AS SELECT seq, first_id FROM medcrm.audit_seal ORDER BY seq DESC LIMIT 1;
-SELECT is(pg_temp.tamper(format('UPDATE medcrm.audit_seal SET entries = overlay(entries placing ''\x00''::bytea from 20 for 1) WHERE seq = %s', (SELECT seq FROM last_seal))),
+SELECT is(pg_temp.tamper(format('UPDATE medcrm.audit_seal SET entries = set_byte(entries, 19, 255 - get_byte(entries, 19)) WHERE seq = %s', (SELECT seq FROM last_seal))),
           'false ' || (SELECT first_id FROM last_seal),
           'a rewritten seal is named by its first row');
 SELECT is(pg_temp.verify(), 'true -', 'the trail is intact again after the rolled-back tampering');
