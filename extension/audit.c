@@ -351,7 +351,10 @@ audit_finish_object(JsonbParseState **st)
 	return JsonbPGetDatum(JsonbValueToJsonb(res));
 }
 
-/* A whole row as a jsonb object (INSERT and DELETE). */
+/*
+ * A whole row as a jsonb object (INSERT and DELETE).  NULL columns are left
+ * out: a column missing from the object was NULL.
+ */
 static Datum
 audit_row_object(AuditCol *cols, int ncols, TupleTableSlot *slot)
 {
@@ -360,9 +363,23 @@ audit_row_object(AuditCol *cols, int ncols, TupleTableSlot *slot)
 
 	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	for (i = 0; i < ncols; i++)
-		audit_push_column(&st, &cols[i], slot->tts_values[cols[i].attnum - 1],
-						  slot->tts_isnull[cols[i].attnum - 1]);
+	{
+		if (slot->tts_isnull[cols[i].attnum - 1])
+			continue;
+		audit_push_column(&st, &cols[i], slot->tts_values[cols[i].attnum - 1], false);
+	}
 	return audit_finish_object(&st);
+}
+
+/* Copy a jsonb built in the per-row context into the batch context. */
+static Datum
+audit_keep(AuditBatch *b, Datum d)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+	void	   *copy = MemoryContextAlloc(b->cxt, VARSIZE(v));
+
+	memcpy(copy, v, VARSIZE(v));
+	return PointerGetDatum(copy);
 }
 
 static bool
@@ -506,6 +523,7 @@ medcrm_audit_trigger(PG_FUNCTION_ARGS)
 	AuditBatch	batch;
 	AuditSecurity sec;
 	MemoryContext callcxt;
+	MemoryContext rowcxt;
 	MemoryContext oldcxt;
 	const char *opname;
 	char	   *relname;
@@ -625,6 +643,8 @@ medcrm_audit_trigger(PG_FUNCTION_ARGS)
 	memset(&batch, 0, sizeof(batch));
 	batch.cxt = AllocSetContextCreate(callcxt, "medcrm audit batch",
 									  ALLOCSET_DEFAULT_SIZES);
+	rowcxt = AllocSetContextCreate(callcxt, "medcrm audit row",
+								   ALLOCSET_DEFAULT_SIZES);
 	batch.row_ids = palloc(sizeof(Datum) * AUDIT_INSERT_BATCH);
 	batch.row_id_nulls = palloc(sizeof(bool) * AUDIT_INSERT_BATCH);
 	batch.olds = palloc(sizeof(Datum) * AUDIT_INSERT_BATCH);
@@ -678,7 +698,8 @@ medcrm_audit_trigger(PG_FUNCTION_ARGS)
 					elog(ERROR, "transition tables of UPDATE differ in length");
 				break;
 			}
-			MemoryContextSwitchTo(batch.cxt);
+			MemoryContextReset(rowcxt);
+			MemoryContextSwitchTo(rowcxt);
 			slot_getallattrs(oslot);
 			slot_getallattrs(nslot);
 			(void) pushJsonbValue(&ost, WJB_BEGIN_OBJECT, NULL);
@@ -702,8 +723,13 @@ medcrm_audit_trigger(PG_FUNCTION_ARGS)
 			if (!changed)
 				continue;		/* a no-op UPDATE of this row logs nothing */
 			rid = audit_row_id(nslot, idattnum, idtype, &ridnull);
-			audit_add(&batch, rid, ridnull, audit_finish_object(&ost), false,
-					  audit_finish_object(&nst), false);
+			{
+				Datum		o = audit_keep(&batch, audit_finish_object(&ost));
+				Datum		n = audit_keep(&batch, audit_finish_object(&nst));
+
+				MemoryContextSwitchTo(callcxt);
+				audit_add(&batch, rid, ridnull, o, false, n, false);
+			}
 		}
 		ExecDropSingleTupleTableSlot(oslot);
 		ExecDropSingleTupleTableSlot(nslot);
@@ -720,10 +746,12 @@ medcrm_audit_trigger(PG_FUNCTION_ARGS)
 			bool		ridnull;
 			Datum		obj;
 
-			MemoryContextSwitchTo(batch.cxt);
+			MemoryContextReset(rowcxt);
+			MemoryContextSwitchTo(rowcxt);
 			slot_getallattrs(slot);
 			rid = audit_row_id(slot, idattnum, idtype, &ridnull);
-			obj = audit_row_object(cols, ncols, slot);
+			obj = audit_keep(&batch, audit_row_object(cols, ncols, slot));
+			MemoryContextSwitchTo(callcxt);
 			if (isinsert)
 				audit_add(&batch, rid, ridnull, (Datum) 0, true, obj, false);
 			else
@@ -792,7 +820,13 @@ medcrm_audit_guard(PG_FUNCTION_ARGS)
  * ------------------------------------------------------------------------
  */
 
-/* Hash of one audit_log row fetched with AUDIT_ROW_COLUMNS. */
+/*
+ * Hash of one audit_log row fetched with AUDIT_ROW_COLUMNS.  Fields are taken
+ * in their binary form (integers, timestamps, the bytes of text and name, the
+ * binary jsonb, which is canonical: keys sorted and unique), so no setting
+ * (DateStyle, TimeZone, extra_float_digits) changes the hash and no output
+ * function runs per row; client_addr is taken as its text form.
+ */
 static void
 audit_row_hash(HeapTuple tup, TupleDesc desc, StringInfo buf, uint8 *out)
 {
@@ -825,12 +859,21 @@ audit_row_hash(HeapTuple tup, TupleDesc desc, StringInfo buf, uint8 *out)
 			case 5:				/* acting_role */
 				audit_canon_text(buf, NameStr(*DatumGetName(v)));
 				break;
-			default:
+			case 7:				/* client_addr */
 				{
 					char	   *s = SPI_getvalue(tup, desc, i);
 
 					audit_canon_text(buf, s);
 					pfree(s);
+					break;
+				}
+			default:			/* text and jsonb: their bytes */
+				{
+					struct varlena *p = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(v));
+
+					audit_canon_bytes(buf, VARDATA_ANY(p), VARSIZE_ANY_EXHDR(p));
+					if ((Pointer) p != DatumGetPointer(v))
+						pfree(p);
 				}
 		}
 	}
