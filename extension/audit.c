@@ -40,6 +40,12 @@
 #include "nodes/makefuncs.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
+#if PG_VERSION_NUM >= 170000
+#include "storage/procarray.h"
+#else
+#include "storage/sinvaladt.h"
+#endif
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -996,6 +1002,35 @@ audit_write_seal(AuditHead *h, int64 first_id, int64 last_id, int64 count,
 }
 
 /*
+ * Wait until every transaction that holds a lock on audit_log conflicting
+ * with SHARE (that is, every writer of the trail) has ended, as
+ * WaitForLockers() does, but without waiting for autovacuum, which takes a
+ * conflicting lock too and never writes audit rows.  Transactions starting
+ * later are not waited for.
+ */
+static void
+audit_wait_for_writers(Oid relid)
+{
+	LOCKTAG		reltag;
+	VirtualTransactionId *vxids;
+
+	SET_LOCKTAG_RELATION(reltag, MyDatabaseId, relid);
+	vxids = GetLockConflicts(&reltag, ShareLock, NULL);
+	for (; VirtualTransactionIdIsValid(*vxids); vxids++)
+	{
+#if PG_VERSION_NUM >= 170000
+		PGPROC	   *proc = ProcNumberGetProc(vxids->procNumber);
+#else
+		PGPROC	   *proc = BackendIdGetProc(vxids->backendId);
+#endif
+
+		if (proc != NULL && (proc->statusFlags & PROC_IS_AUTOVACUUM))
+			continue;
+		(void) VirtualXactLock(*vxids, true);
+	}
+}
+
+/*
  * Seal every committed row not sealed yet.  Must be called inside
  * SPI_connect() with the owner's privileges.  Returns the rows sealed; with
  * complain = false it quietly seals nothing where sealing is not possible.
@@ -1048,12 +1083,7 @@ audit_seal_internal(bool complain)
 	SPI_freetuptable(SPI_tuptable);
 
 	/* ... or has ended: wait for the writers still running to finish. */
-	{
-		LOCKTAG		reltag;
-
-		SET_LOCKTAG_RELATION(reltag, MyDatabaseId, relid);
-		WaitForLockers(reltag, ShareLock, false);
-	}
+	audit_wait_for_writers(relid);
 
 	/* Every row with id <= upto is now committed or gone for good. */
 	audit_current_head(&head);
