@@ -28,48 +28,52 @@ COMMENT ON FUNCTION medcrm.rls_sees_all() IS
 -- The territory lookups read account and sales_territory, which not every
 -- role may read: they run as the owner (SECURITY DEFINER) and answer only for
 -- a role the session may act as, so nobody can probe another rep's territory.
-CREATE FUNCTION medcrm.in_territory(region text, member name) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+-- They return sets, used as "x IN (SELECT ...)": computed once per query and
+-- hashed, not called once per row.
+CREATE FUNCTION medcrm.territory_regions(member name) RETURNS SETOF text
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE ROWS 10
     SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT pg_catalog.pg_has_role(SESSION_USER, $2, 'MEMBER')
-       AND EXISTS (SELECT FROM medcrm.sales_territory AS t
-                    WHERE t.role OPERATOR(pg_catalog.=) $2
-                      AND t.region OPERATOR(pg_catalog.=) $1)
+    SELECT t.region
+      FROM medcrm.sales_territory AS t
+     WHERE t.role OPERATOR(pg_catalog.=) $1
+       AND pg_catalog.pg_has_role(SESSION_USER, $1, 'MEMBER')
 $fn$;
-COMMENT ON FUNCTION medcrm.in_territory(text, name) IS
-    'True when region is in the sales_territory of member (a role the session may act as).';
-REVOKE ALL ON FUNCTION medcrm.in_territory(text, name) FROM PUBLIC;
+COMMENT ON FUNCTION medcrm.territory_regions(name) IS
+    'Regions of the sales_territory of member (only for a role the session may act as).';
+REVOKE ALL ON FUNCTION medcrm.territory_regions(name) FROM PUBLIC;
 
-CREATE FUNCTION medcrm.account_in_territory(account_id bigint, member name) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+CREATE FUNCTION medcrm.territory_accounts(member name) RETURNS SETOF bigint
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE ROWS 1000
     SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT pg_catalog.pg_has_role(SESSION_USER, $2, 'MEMBER')
-       AND EXISTS (SELECT FROM medcrm.account AS a
-                    WHERE a.id OPERATOR(pg_catalog.=) $1
-                      AND (a.owner_role OPERATOR(pg_catalog.=) $2
-                           OR EXISTS (SELECT FROM medcrm.sales_territory AS t
-                                       WHERE t.role OPERATOR(pg_catalog.=) $2
-                                         AND t.region OPERATOR(pg_catalog.=) a.region)))
+    SELECT a.id
+      FROM medcrm.account AS a
+     WHERE pg_catalog.pg_has_role(SESSION_USER, $1, 'MEMBER')
+       AND (a.owner_role OPERATOR(pg_catalog.=) $1
+            OR a.region OPERATOR(pg_catalog.=) ANY (SELECT medcrm.territory_regions($1)))
 $fn$;
-COMMENT ON FUNCTION medcrm.account_in_territory(bigint, name) IS
-    'True when the account is owned by member or lies in its sales_territory (member: a role the session may act as).';
-REVOKE ALL ON FUNCTION medcrm.account_in_territory(bigint, name) FROM PUBLIC;
+COMMENT ON FUNCTION medcrm.territory_accounts(name) IS
+    'Accounts owned by member or lying in its sales_territory (only for a role the session may act as).';
+REVOKE ALL ON FUNCTION medcrm.territory_accounts(name) FROM PUBLIC;
 
+-- The row predicate of every account-scoped table. The policies and v_contact
+-- write it out rather than call account_visible(): a function with a
+-- sub-select is never inlined, and called per row it would run the lookup per
+-- row; written out, the sub-select is a hashed subplan computed once per query.
 CREATE FUNCTION medcrm.account_visible(account_id bigint) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
     SELECT (SELECT medcrm.rls_sees_all())
-        OR medcrm.account_in_territory($1, CURRENT_USER)
+        OR $1 OPERATOR(pg_catalog.=) ANY (SELECT medcrm.territory_accounts(CURRENT_USER))
 $fn$;
 COMMENT ON FUNCTION medcrm.account_visible(bigint) IS
-    'The row predicate of every account-scoped table: may current_user see the rows of this account? Used by the RLS policies and by the definer-rights view v_contact.';
+    'May current_user see the rows of this account? The same predicate as the RLS policies of the account-scoped tables and v_contact, for applications and checks.';
 
 DO $grants$
 BEGIN
-    EXECUTE 'GRANT EXECUTE ON FUNCTION medcrm.in_territory(text, name), '
-            'medcrm.account_in_territory(bigint, name) TO medcrm_admin, medcrm_sales, '
+    EXECUTE 'GRANT EXECUTE ON FUNCTION medcrm.territory_regions(name), '
+            'medcrm.territory_accounts(name) TO medcrm_admin, medcrm_sales, '
             'medcrm_service, medcrm_quality, medcrm_auditor, medcrm_bi, medcrm_reporter';
 END
 $grants$;
@@ -77,9 +81,9 @@ $grants$;
 ALTER TABLE medcrm.account ENABLE ROW LEVEL SECURITY;
 CREATE POLICY account_visible ON medcrm.account
     USING ((SELECT medcrm.rls_sees_all()) OR owner_role OPERATOR(pg_catalog.=) CURRENT_USER
-           OR medcrm.in_territory(region, CURRENT_USER))
+           OR region OPERATOR(pg_catalog.=) ANY (SELECT medcrm.territory_regions(CURRENT_USER)))
     WITH CHECK ((SELECT medcrm.rls_sees_all()) OR owner_role OPERATOR(pg_catalog.=) CURRENT_USER
-                OR medcrm.in_territory(region, CURRENT_USER));
+                OR region OPERATOR(pg_catalog.=) ANY (SELECT medcrm.territory_regions(CURRENT_USER)));
 COMMENT ON POLICY account_visible ON medcrm.account IS
     'Sales see and write the accounts of their territory or that they own; the other medcrm roles see all.';
 
@@ -94,8 +98,10 @@ BEGIN
         EXECUTE pg_catalog.format('ALTER TABLE medcrm.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format(
             'CREATE POLICY account_visible ON medcrm.%I '
-            'USING (medcrm.account_visible(account_id)) '
-            'WITH CHECK (medcrm.account_visible(account_id))', t);
+            'USING ((SELECT medcrm.rls_sees_all()) '
+            '       OR account_id OPERATOR(pg_catalog.=) ANY (SELECT medcrm.territory_accounts(CURRENT_USER))) '
+            'WITH CHECK ((SELECT medcrm.rls_sees_all()) '
+            '       OR account_id OPERATOR(pg_catalog.=) ANY (SELECT medcrm.territory_accounts(CURRENT_USER)))', t);
         EXECUTE pg_catalog.format(
             'COMMENT ON POLICY account_visible ON medcrm.%I IS %L', t,
             'Rows of the accounts current_user may see (medcrm.account_visible).');
@@ -106,14 +112,18 @@ $rls$;
 -- Tasks: those of visible accounts, and those assigned to the role itself.
 ALTER TABLE medcrm.task ENABLE ROW LEVEL SECURITY;
 CREATE POLICY account_visible ON medcrm.task
-    USING (medcrm.account_visible(account_id) OR assignee_role OPERATOR(pg_catalog.=) CURRENT_USER)
-    WITH CHECK (medcrm.account_visible(account_id) OR assignee_role OPERATOR(pg_catalog.=) CURRENT_USER);
+    USING ((SELECT medcrm.rls_sees_all())
+           OR account_id OPERATOR(pg_catalog.=) ANY (SELECT medcrm.territory_accounts(CURRENT_USER))
+           OR assignee_role OPERATOR(pg_catalog.=) CURRENT_USER)
+    WITH CHECK ((SELECT medcrm.rls_sees_all())
+                OR account_id OPERATOR(pg_catalog.=) ANY (SELECT medcrm.territory_accounts(CURRENT_USER))
+                OR assignee_role OPERATOR(pg_catalog.=) CURRENT_USER);
 COMMENT ON POLICY account_visible ON medcrm.task IS
     'Tasks of the accounts current_user may see, and tasks assigned to it.';
 
 -- Contacts with personal data masked. A definer-rights view (sales have no
 -- SELECT on contact.phone, email, national_id), so it filters rows with the
--- same predicate as the RLS policy of contact.
+-- same predicate as the RLS policy of contact (written out, see above).
 CREATE VIEW medcrm.v_contact WITH (security_barrier) AS
 SELECT c.id,
        c.account_id,
@@ -130,7 +140,8 @@ SELECT c.id,
        c.created_at,
        c.updated_at
   FROM medcrm.contact AS c
- WHERE medcrm.account_visible(c.account_id);
+ WHERE (SELECT medcrm.rls_sees_all())
+    OR c.account_id OPERATOR(pg_catalog.=) ANY (SELECT medcrm.territory_accounts(CURRENT_USER));
 COMMENT ON VIEW medcrm.v_contact IS
     'Contacts the current role may see, with phone, e-mail and national id masked. Clear values: medcrm.reveal_contact(id, purpose), which is logged.';
 COMMENT ON COLUMN medcrm.v_contact.id IS 'Contact id (argument of medcrm.reveal_contact).';

@@ -62,8 +62,10 @@ BEGIN
         EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format(
             'CREATE POLICY account_visible ON %s '
-            'USING (account_id IS NULL OR medcrm.account_visible(account_id)) '
-            'WITH CHECK (account_id IS NULL OR medcrm.account_visible(account_id))', t);
+            'USING (account_id IS NULL OR (SELECT medcrm.rls_sees_all()) '
+            '       OR account_id OPERATOR(pg_catalog.=) ANY (SELECT medcrm.territory_accounts(CURRENT_USER))) '
+            'WITH CHECK (account_id IS NULL OR (SELECT medcrm.rls_sees_all()) '
+            '       OR account_id OPERATOR(pg_catalog.=) ANY (SELECT medcrm.territory_accounts(CURRENT_USER)))', t);
         EXECUTE pg_catalog.format(
             'COMMENT ON POLICY account_visible ON %s IS %L', t,
             'Rows of the accounts current_user may see (medcrm.account_visible), and rows of no account.');
