@@ -3,7 +3,7 @@
 -- to_jsonb; the other roles; masked contacts; reveal_contact and its log; the
 -- trail shows no personal data; submitted visits are read-only.
 BEGIN;
-SELECT plan(47);
+SELECT plan(48);
 
 CREATE ROLE regress_east NOLOGIN IN ROLE medcrm_sales;
 CREATE ROLE regress_north NOLOGIN IN ROLE medcrm_sales;
@@ -46,6 +46,8 @@ SELECT is((SELECT array_agg(id ORDER BY id) FROM medcrm.account WHERE id BETWEEN
 SELECT is((SELECT array_agg(id ORDER BY id) FROM medcrm.opportunity WHERE id >= 820001), '{820001}'::bigint[], 'opportunities follow the account');
 SELECT is((SELECT array_agg(id ORDER BY id) FROM medcrm.installed_device WHERE id >= 820001), '{820001}'::bigint[], 'devices follow the account');
 SELECT is((SELECT array_agg(id ORDER BY id) FROM medcrm.task WHERE id >= 820001), '{820001}'::bigint[], 'tasks of visible accounts and tasks assigned to the role');
+SELECT is((SELECT array_agg(a ORDER BY a) FROM generate_series(820001::bigint, 820004) a WHERE medcrm.account_visible(a)),
+          '{820001,820002}'::bigint[], 'medcrm.account_visible() gives the same answer as the policies');
 SELECT is((SELECT array_agg(id ORDER BY id) FROM public.regress_account_names), '{820001,820002}'::bigint[], 'a security_invoker view applies the policy');
 SELECT is((SELECT count(*) FROM medcrm.account a WHERE a.id BETWEEN 820001 AND 820004 AND to_jsonb(a) IS NOT NULL), 2::bigint, 'to_jsonb of whole rows sees only visible rows');
 SELECT is((SELECT array_agg(x ORDER BY x) FROM (SELECT (to_jsonb(o)->>'id')::bigint AS x FROM medcrm.opportunity o WHERE o.id >= 820001) s),

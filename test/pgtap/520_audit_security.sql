@@ -96,6 +96,8 @@ SELECT count(*) FROM medcrm.account;
 SELECT count(*) FROM medcrm.contact;
 SELECT phone FROM medcrm.v_contact WHERE id = 830001;
 SELECT phone FROM medcrm.reveal_contact(830001, 'planted test');
+SELECT medcrm.account_visible(830001);
+SELECT count(*) FROM medcrm.task;
 RESET ROLE;
 SELECT medcrm.audit_enable('public.regress_planted');
 INSERT INTO public.regress_planted VALUES (1, 'a');
