@@ -1066,6 +1066,15 @@ audit_seal_internal(bool complain)
 					 errhint("Call it in a transaction of its own, as cron or the report daemon does.")));
 		return 0;
 	}
+	if (XactReadOnly)
+	{
+		if (complain)
+			ereport(ERROR,
+					(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+					 errmsg("medcrm.audit_seal() cannot run in a read-only transaction"),
+					 errhint("Call it in a read-write transaction of its own.")));
+		return 0;
+	}
 
 	/* Only one sealer at a time; writers are not blocked by it. */
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, AUDIT_LOCK_KEY1, AUDIT_LOCK_KEY2, 2);

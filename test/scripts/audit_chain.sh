@@ -68,6 +68,9 @@ echo "ok - audit_seal refuses a transaction snapshot"
 expect_eq "audit_verify works under REPEATABLE READ" "t" \
   "$(psql -X -qAt -d $db -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT ok FROM medcrm.audit_verify(1, 10)" -c "COMMIT")"
 
+expect_eq "audit_verify and audit_head work in a read-only transaction" "t" \
+  "$(psql -X -qAt -d $db -c "BEGIN READ ONLY" -c "SELECT ok AND (SELECT id FROM medcrm.audit_head()) > 0 FROM medcrm.audit_verify()" -c "COMMIT")"
+
 # 5. retention: only whole seals older than the period, the rest verifiable
 rdb=audit_retention
 fresh_db $rdb
