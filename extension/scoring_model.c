@@ -256,7 +256,7 @@ parse_spec(int32 id, const char *key, int keylen, JsonbValue *value, void *arg)
 	if (!(spec->weight >= 0.0) || isinf(spec->weight))
 		invalid_model(ERRCODE_CHECK_VIOLATION, id,
 					  psprintf("%s.weight is negative", where),
-					  psprintf("The weight is %g; weights are the points a factor can give and must be 0 or more.",
+					  psprintf("The weight is %.15g; weights are the points a factor can give and must be 0 or more.",
 							   spec->weight),
 					  "Use a weight of 0 or more; to reward a low value, set \"direction\": \"lower\".");
 
@@ -273,7 +273,7 @@ parse_spec(int32 id, const char *key, int keylen, JsonbValue *value, void *arg)
 		if (!(spec->cap > 0.0) || isinf(spec->cap))
 			invalid_model(ERRCODE_CHECK_VIOLATION, id,
 						  psprintf("%s.cap is not positive", where),
-						  psprintf("The cap is %g; the raw value at the cap normalises to 1.", spec->cap),
+						  psprintf("The cap is %.15g; the raw value at the cap normalises to 1.", spec->cap),
 						  "Use a cap greater than 0.");
 	}
 	else if (strcmp(norm, "range") == 0)
@@ -284,7 +284,7 @@ parse_spec(int32 id, const char *key, int keylen, JsonbValue *value, void *arg)
 		if (!(spec->max > spec->min))
 			invalid_model(ERRCODE_CHECK_VIOLATION, id,
 						  psprintf("%s.min is not below max", where),
-						  psprintf("min is %g and max is %g.", spec->min, spec->max),
+						  psprintf("min is %.15g and max is %.15g.", spec->min, spec->max),
 						  "Make min the raw value that normalises to 0 and max, a greater one, the value that normalises to 1.");
 	}
 	else if (strcmp(norm, "percentile") == 0)
@@ -316,7 +316,7 @@ parse_spec(int32 id, const char *key, int keylen, JsonbValue *value, void *arg)
 			if (n > 0 && spec->breaks[n] < spec->breaks[n - 1])
 				invalid_model(ERRCODE_CHECK_VIOLATION, id,
 							  psprintf("%s.breakpoints decrease", where),
-							  psprintf("breakpoints[%d] = %g is below breakpoints[%d] = %g.",
+							  psprintf("breakpoints[%d] = %.15g is below breakpoints[%d] = %.15g.",
 									   n, spec->breaks[n], n - 1, spec->breaks[n - 1]),
 							  "List the breakpoints in non-decreasing order, lowest quantile first.");
 			n++;
@@ -324,7 +324,7 @@ parse_spec(int32 id, const char *key, int keylen, JsonbValue *value, void *arg)
 		if (n < 2 || spec->breaks[n - 1] <= spec->breaks[0])
 			invalid_model(ERRCODE_CHECK_VIOLATION, id,
 						  psprintf("%s.breakpoints span no range", where),
-						  psprintf("There are %d breakpoints from %g to %g.", n,
+						  psprintf("There are %d breakpoints from %.15g to %.15g.", n,
 								   n > 0 ? spec->breaks[0] : 0.0,
 								   n > 0 ? spec->breaks[n - 1] : 0.0),
 						  "Give at least two breakpoints with the last greater than the first.");
@@ -351,7 +351,7 @@ parse_spec(int32 id, const char *key, int keylen, JsonbValue *value, void *arg)
 	if (found && !(spec->missing >= 0.0 && spec->missing <= 1.0))
 		invalid_model(ERRCODE_CHECK_VIOLATION, id,
 					  psprintf("%s.missing is outside [0, 1]", where),
-					  psprintf("missing is %g; it is the normalised value given when the raw value is NULL.",
+					  psprintf("missing is %.15g; it is the normalised value given when the raw value is NULL.",
 							   spec->missing),
 					  "Use a value from 0 (no points) to 1 (full weight).");
 }
@@ -388,7 +388,7 @@ parse_weights(TierModel *model, Jsonb *weights)
 	if (fabs(total - 100.0) > 1e-9)
 		invalid_model(ERRCODE_CHECK_VIOLATION, model->id,
 					  "weights do not sum to 100",
-					  psprintf("The weights sum to %g; a weight is the points its factor gives at best, and the best score is 100.",
+					  psprintf("The weights sum to %.15g; a weight is the points its factor gives at best, and the best score is 100.",
 							   total),
 					  "Scale the weights so that they sum to 100.");
 }
@@ -428,13 +428,13 @@ parse_thresholds(TierModel *model, Jsonb *thresholds)
 		if (!(t[i] >= 0.0 && t[i] <= 100.0))
 			invalid_model(ERRCODE_CHECK_VIOLATION, model->id,
 						  psprintf("threshold %s is outside [0, 100]", names[i]),
-						  psprintf("Threshold %s is %g; scores run from 0 to 100.", names[i], t[i]),
+						  psprintf("Threshold %s is %.15g; scores run from 0 to 100.", names[i], t[i]),
 						  "Use thresholds from 0 to 100.");
 		milli = t[i] * 1000.0;
 		if (fabs(milli - rint(milli)) > 1e-6)
 			invalid_model(ERRCODE_CHECK_VIOLATION, model->id,
 						  psprintf("threshold %s has more than three decimals", names[i]),
-						  psprintf("Threshold %s is %g; scores are kept to 0.001.", names[i], t[i]),
+						  psprintf("Threshold %s is %.15g; scores are kept to 0.001.", names[i], t[i]),
 						  "Round the threshold to three decimals.");
 		model->threshold_milli[i] = (int64) rint(milli);
 	}
@@ -442,7 +442,7 @@ parse_thresholds(TierModel *model, Jsonb *thresholds)
 		  model->threshold_milli[1] > model->threshold_milli[2]))
 		invalid_model(ERRCODE_CHECK_VIOLATION, model->id,
 					  "thresholds are not strictly decreasing",
-					  psprintf("A is %g, B is %g and C is %g.", t[0], t[1], t[2]),
+					  psprintf("A is %.15g, B is %.15g and C is %.15g.", t[0], t[1], t[2]),
 					  "Make the minimum score of A greater than that of B, and B's greater than C's.");
 }
 
@@ -634,7 +634,7 @@ parse_adjustments(TierModel *model, Jsonb *adjustments)
 		if (!(add >= -100.0 && add <= 100.0))
 			invalid_model(ERRCODE_CHECK_VIOLATION, model->id,
 						  psprintf("%s.add is outside [-100, 100]", st.where),
-						  psprintf("add is %g points.", add),
+						  psprintf("add is %.15g points.", add),
 						  "Use an adjustment from -100 to 100 points.");
 		adj->add_milli = (int64) llround(add * 1000.0);
 		if (adj->has_from && adj->has_to && adj->from_date >= adj->to_date)

@@ -348,13 +348,13 @@ norm_detail(const TierFactorSpec *spec)
 	switch (spec->norm)
 	{
 		case TIER_NORM_CAP:
-			return psprintf("cap %g, %s", spec->cap, dir);
+			return psprintf("cap %.15g, %s", spec->cap, dir);
 		case TIER_NORM_LOG:
-			return psprintf("log, cap %g, %s", spec->cap, dir);
+			return psprintf("log, cap %.15g, %s", spec->cap, dir);
 		case TIER_NORM_RANGE:
-			return psprintf("range %g to %g, %s", spec->min, spec->max, dir);
+			return psprintf("range %.15g to %.15g, %s", spec->min, spec->max, dir);
 		case TIER_NORM_PERCENTILE:
-			return psprintf("percentile over %d breakpoints from %g to %g, %s",
+			return psprintf("percentile over %d breakpoints from %.15g to %.15g, %s",
 							spec->nbreaks, spec->breaks[0],
 							spec->breaks[spec->nbreaks - 1], dir);
 	}
@@ -426,7 +426,7 @@ medcrm_explain_tier(PG_FUNCTION_ARGS)
 		const char *detail = norm_detail(spec);
 
 		if (isnull)
-			detail = psprintf("%s; no value, counted as %g", detail, spec->missing);
+			detail = psprintf("%s; no value, counted as %.15g", detail, spec->missing);
 		put_row(rsinfo->setResult, rsinfo->setDesc, tier_factor_names[spec->factor],
 				!isnull, input.value[spec->factor], true, expl.normalized[i],
 				true, spec->weight, expl.contribution_milli[i], detail);
@@ -596,7 +596,8 @@ flush_batch(RescoreBatch *batch, int32 model_id)
 			keep_plan("UPDATE medcrm.account AS a"
 					  "   SET tier = u.tier, tier_score = u.score,"
 					  "       tier_model_id = $4, tiered_at = pg_catalog.now()"
-					  "  FROM pg_catalog.unnest($1, $2, $3) AS u(id, tier, score)"
+					  "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+					  "                 pg_catalog.unnest($3)) AS u(id, tier, score)"
 					  " WHERE a.id OPERATOR(pg_catalog.=) u.id",
 					  4, types);
 	}
