@@ -66,11 +66,13 @@ typedef struct FactorReader
 	int			fattno[TIER_NFACTORS];	/* 0-based, -1 when absent */
 	Oid			ftype[TIER_NFACTORS];
 	int			sattno[TIER_NSEGMENTS];
+	TupleDesc	desc;			/* the row type cut after the last column read */
 } FactorReader;
 
 static void
-reader_init(FactorReader *r, TupleDesc desc, const TierModel *model)
+reader_init(FactorReader *r, TupleDesc desc, const TierModel *model, int min_natts)
 {
+	int			natts = min_natts;
 	int			i;
 
 	for (i = 0; i < TIER_NFACTORS; i++)
@@ -118,13 +120,29 @@ reader_init(FactorReader *r, TupleDesc desc, const TierModel *model)
 		}
 	}
 	for (i = 0; i < model->nspecs; i++)
-		if (r->fattno[model->specs[i].factor] < 0)
+	{
+		int			a = r->fattno[model->specs[i].factor];
+
+		if (a < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("row has no factor column \"%s\"",
 							tier_factor_names[model->specs[i].factor]),
 					 errdetail("Tier model %d weighs that factor.", model->id),
 					 errhint("Score rows of medcrm.account_factors(), or rows with the same column names.")));
+		natts = Max(natts, a + 1);
+	}
+	if (model->uses_segments)
+		for (i = 0; i < TIER_NSEGMENTS; i++)
+			natts = Max(natts, r->sattno[i] + 1);
+
+	/*
+	 * Deforming stops after the last column the model reads: account_factors()
+	 * puts the segment text columns last, so a model without adjustments never
+	 * pays for them.
+	 */
+	r->desc = CreateTupleDescCopy(desc);
+	r->desc->natts = natts;
 }
 
 static inline double
@@ -306,10 +324,10 @@ load_account(int64 account_id, DateADT as_of, const TierModel *model,
 		elog(ERROR, "account_factors returned no row for account " INT64_FORMAT, account_id);
 
 	desc = SPI_tuptable->tupdesc;
-	reader_init(&reader, desc, model);
+	reader_init(&reader, desc, model, 0);
 	values = palloc(sizeof(Datum) * desc->natts);
 	nulls = palloc(sizeof(bool) * desc->natts);
-	heap_deform_tuple(SPI_tuptable->vals[0], desc, values, nulls);
+	heap_deform_tuple(SPI_tuptable->vals[0], reader.desc, values, nulls);
 	memset(input, 0, sizeof(*input));
 	input->as_of = as_of;
 	/* explain_tier shows every factor of the model, so read them all */
@@ -531,7 +549,7 @@ medcrm_score_factors(PG_FUNCTION_ARGS)
 
 		cache->desc = CreateTupleDescCopy(desc);
 		ReleaseTupleDesc(desc);
-		reader_init(&cache->reader, cache->desc, cache->model);
+		reader_init(&cache->reader, cache->desc, cache->model, 0);
 		cache->values = palloc(sizeof(Datum) * cache->desc->natts);
 		cache->nulls = palloc(sizeof(bool) * cache->desc->natts);
 		cache->tupType = tupType;
@@ -543,7 +561,7 @@ medcrm_score_factors(PG_FUNCTION_ARGS)
 	ItemPointerSetInvalid(&(tuple.t_self));
 	tuple.t_tableOid = InvalidOid;
 	tuple.t_data = td;
-	heap_deform_tuple(&tuple, cache->desc, cache->values, cache->nulls);
+	heap_deform_tuple(&tuple, cache->reader.desc, cache->values, cache->nulls);
 	input.as_of = cache->as_of;
 	reader_fill(&cache->reader, cache->model, cache->values, cache->nulls, &input);
 	PG_RETURN_NUMERIC(milli_to_numeric(tier_score_milli(cache->model, &input, NULL)));
@@ -645,6 +663,7 @@ medcrm_rescore(PG_FUNCTION_ARGS)
 	int			att_old_score = 0;
 	int			att_old_model = 0;
 	int			att_override = 0;
+	int			att_id = 0;
 	Datum	   *values = NULL;
 	bool	   *nulls = NULL;
 	Datum		tier_text[4];
@@ -672,11 +691,11 @@ medcrm_rescore(PG_FUNCTION_ARGS)
 		Oid			types[1] = {DATEOID};
 
 		rescore_cursor_plan =
-			keep_plan("SELECT f.*, a.tier AS medcrm_old_tier,"
+			keep_plan("SELECT a.tier AS medcrm_old_tier,"
 					  "       pg_catalog.int8(a.tier_score OPERATOR(pg_catalog.*) 1000::pg_catalog.numeric)"
 					  "         AS medcrm_old_score_milli,"
 					  "       a.tier_model_id AS medcrm_old_model_id,"
-					  "       a.tier_override AS medcrm_override"
+					  "       a.tier_override AS medcrm_override, f.*"
 					  "  FROM medcrm.account_factors($1) AS f"
 					  "  JOIN medcrm.account AS a ON a.id OPERATOR(pg_catalog.=) f.account_id",
 					  1, types);
@@ -697,11 +716,12 @@ medcrm_rescore(PG_FUNCTION_ARGS)
 		desc = SPI_tuptable->tupdesc;
 		if (!reader_ready)
 		{
-			reader_init(&reader, desc, model);
 			att_old_tier = SPI_fnumber(desc, "medcrm_old_tier") - 1;
 			att_old_score = SPI_fnumber(desc, "medcrm_old_score_milli") - 1;
 			att_old_model = SPI_fnumber(desc, "medcrm_old_model_id") - 1;
 			att_override = SPI_fnumber(desc, "medcrm_override") - 1;
+			att_id = SPI_fnumber(desc, "account_id") - 1;
+			reader_init(&reader, desc, model, Max(att_override, att_id) + 1);
 			values = palloc(sizeof(Datum) * desc->natts);
 			nulls = palloc(sizeof(bool) * desc->natts);
 			reader_ready = true;
@@ -714,7 +734,7 @@ medcrm_rescore(PG_FUNCTION_ARGS)
 			char		override;
 			bool		same;
 
-			heap_deform_tuple(SPI_tuptable->vals[row], desc, values, nulls);
+			heap_deform_tuple(SPI_tuptable->vals[row], reader.desc, values, nulls);
 			reader_fill(&reader, model, values, nulls, &input);
 			score = tier_score_milli(model, &input, NULL);
 			tier = tier_for_score(model, score);
@@ -732,7 +752,7 @@ medcrm_rescore(PG_FUNCTION_ARGS)
 			if ((override ? override : old_tier) != (override ? override : tier))
 				changed++;
 
-			batch->ids[batch->n] = values[0];	/* account_id comes first */
+			batch->ids[batch->n] = values[att_id];
 			batch->tiers[batch->n] = tier_text[tier - 'A'];
 			batch->scores[batch->n] = NumericGetDatum(milli_to_numeric(score));
 			batch->n++;

@@ -16,14 +16,6 @@
 CREATE FUNCTION medcrm.account_factors(as_of date DEFAULT CURRENT_DATE)
 RETURNS TABLE (
     account_id          bigint,
-    kind                text,
-    region              text,
-    province            text,
-    city                text,
-    hospital_grade      text,
-    procurement_mode    text,
-    service_level       text,
-    lifecycle_stage     text,
     purchase_value_12m  double precision,
     gross_margin_12m    double precision,
     order_count_12m     bigint,
@@ -38,13 +30,19 @@ RETURNS TABLE (
     growth              double precision,
     compliance_issues   bigint,
     coverage            bigint,
-    response_hours_mean double precision
+    response_hours_mean double precision,
+    kind                text,
+    region              text,
+    province            text,
+    city                text,
+    hospital_grade      text,
+    procurement_mode    text,
+    service_level       text,
+    lifecycle_stage     text
 )
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
 SELECT a.id,
-       a.kind, a.region, a.province, a.city, a.hospital_grade, a.procurement_mode,
-       a.service_level, a.lifecycle_stage,
        pg_catalog.float8(COALESCE(o.pv, 0::pg_catalog.numeric)),
        pg_catalog.float8(COALESCE(o.gm, 0::pg_catalog.numeric)),
        COALESCE(o.n, 0::pg_catalog.int8),
@@ -70,26 +68,33 @@ SELECT a.id,
        CASE WHEN a.kind OPERATOR(pg_catalog.=) ANY ('{distributor,agent}'::pg_catalog.text[])
             THEN COALESCE(ce.authorizations, 0::pg_catalog.int8) END,
        CASE WHEN a.kind OPERATOR(pg_catalog.=) ANY ('{distributor,agent}'::pg_catalog.text[])
-            THEN w.response_hours END
+            THEN w.response_hours END,
+       -- segment columns last: scoring reads them only for adjustments
+       a.kind, a.region, a.province, a.city, a.hospital_grade, a.procurement_mode,
+       a.service_level, a.lifecycle_stage
   FROM medcrm.account AS a
-  -- orders: the 12 months before as_of, and the 12 before those (growth)
+  -- orders: the 12 months before as_of, and the 12 before those (growth);
+  -- first per account and month, so that months with an order are a count
   LEFT JOIN (
-        SELECT s.account_id,
-               pg_catalog.sum(s.amount) FILTER (WHERE s.ordered_on OPERATOR(pg_catalog.>=)
-                   ($1 OPERATOR(pg_catalog.-) '12 months'::pg_catalog.interval)) AS pv,
-               pg_catalog.sum(s.gross_margin) FILTER (WHERE s.ordered_on OPERATOR(pg_catalog.>=)
-                   ($1 OPERATOR(pg_catalog.-) '12 months'::pg_catalog.interval)) AS gm,
-               pg_catalog.count(*) FILTER (WHERE s.ordered_on OPERATOR(pg_catalog.>=)
-                   ($1 OPERATOR(pg_catalog.-) '12 months'::pg_catalog.interval)) AS n,
-               pg_catalog.count(DISTINCT pg_catalog.date_trunc('month', s.ordered_on::pg_catalog.timestamp))
-                   FILTER (WHERE s.ordered_on OPERATOR(pg_catalog.>=)
-                   ($1 OPERATOR(pg_catalog.-) '12 months'::pg_catalog.interval)) AS months,
-               pg_catalog.sum(s.amount) FILTER (WHERE s.ordered_on OPERATOR(pg_catalog.<)
-                   ($1 OPERATOR(pg_catalog.-) '12 months'::pg_catalog.interval)) AS pv_prev
-          FROM medcrm.sales_order AS s
-         WHERE s.ordered_on OPERATOR(pg_catalog.>=) ($1 OPERATOR(pg_catalog.-) '24 months'::pg_catalog.interval)
-           AND s.ordered_on OPERATOR(pg_catalog.<) $1
-         GROUP BY s.account_id) AS o
+        SELECT m.account_id,
+               pg_catalog.sum(m.pv) FILTER (WHERE m.recent) AS pv,
+               pg_catalog.sum(m.gm) FILTER (WHERE m.recent) AS gm,
+               pg_catalog.sum(m.n) FILTER (WHERE m.recent) AS n,
+               pg_catalog.count(*) FILTER (WHERE m.recent) AS months,
+               pg_catalog.sum(m.pv) FILTER (WHERE NOT m.recent) AS pv_prev
+          FROM (SELECT s.account_id,
+                       pg_catalog.date_trunc('month', s.ordered_on::pg_catalog.timestamp) AS month,
+                       s.ordered_on OPERATOR(pg_catalog.>=)
+                           ($1 OPERATOR(pg_catalog.-) '12 months'::pg_catalog.interval) AS recent,
+                       pg_catalog.sum(s.amount) AS pv,
+                       pg_catalog.sum(s.gross_margin) AS gm,
+                       pg_catalog.count(*)::pg_catalog.int4 AS n
+                  FROM medcrm.sales_order AS s
+                 WHERE s.ordered_on OPERATOR(pg_catalog.>=)
+                           ($1 OPERATOR(pg_catalog.-) '24 months'::pg_catalog.interval)
+                   AND s.ordered_on OPERATOR(pg_catalog.<) $1
+                 GROUP BY s.account_id, 2, 3) AS m
+         GROUP BY m.account_id) AS o
     ON o.account_id OPERATOR(pg_catalog.=) a.id
   -- service: work orders reported in the 12 months before as_of
   LEFT JOIN (
