@@ -66,13 +66,12 @@ typedef struct FactorReader
 	int			fattno[TIER_NFACTORS];	/* 0-based, -1 when absent */
 	Oid			ftype[TIER_NFACTORS];
 	int			sattno[TIER_NSEGMENTS];
-	TupleDesc	desc;			/* the row type cut after the last column read */
+	TupleDesc	desc;			/* the row type */
 } FactorReader;
 
 static void
-reader_init(FactorReader *r, TupleDesc desc, const TierModel *model, int min_natts)
+reader_init(FactorReader *r, TupleDesc desc, const TierModel *model)
 {
-	int			natts = min_natts;
 	int			i;
 
 	for (i = 0; i < TIER_NFACTORS; i++)
@@ -130,19 +129,8 @@ reader_init(FactorReader *r, TupleDesc desc, const TierModel *model, int min_nat
 							tier_factor_names[model->specs[i].factor]),
 					 errdetail("Tier model %d weighs that factor.", model->id),
 					 errhint("Score rows of medcrm.account_factors(), or rows with the same column names.")));
-		natts = Max(natts, a + 1);
 	}
-	if (model->uses_segments)
-		for (i = 0; i < TIER_NSEGMENTS; i++)
-			natts = Max(natts, r->sattno[i] + 1);
-
-	/*
-	 * Deforming stops after the last column the model reads: account_factors()
-	 * puts the segment text columns last, so a model without adjustments never
-	 * pays for them.
-	 */
-	r->desc = CreateTupleDescCopy(desc);
-	r->desc->natts = natts;
+	r->desc = desc;
 }
 
 static inline double
@@ -324,7 +312,7 @@ load_account(int64 account_id, DateADT as_of, const TierModel *model,
 		elog(ERROR, "account_factors returned no row for account " INT64_FORMAT, account_id);
 
 	desc = SPI_tuptable->tupdesc;
-	reader_init(&reader, desc, model, 0);
+	reader_init(&reader, desc, model);
 	values = palloc(sizeof(Datum) * desc->natts);
 	nulls = palloc(sizeof(bool) * desc->natts);
 	heap_deform_tuple(SPI_tuptable->vals[0], reader.desc, values, nulls);
@@ -549,7 +537,7 @@ medcrm_score_factors(PG_FUNCTION_ARGS)
 
 		cache->desc = CreateTupleDescCopy(desc);
 		ReleaseTupleDesc(desc);
-		reader_init(&cache->reader, cache->desc, cache->model, 0);
+		reader_init(&cache->reader, cache->desc, cache->model);
 		cache->values = palloc(sizeof(Datum) * cache->desc->natts);
 		cache->nulls = palloc(sizeof(bool) * cache->desc->natts);
 		cache->tupType = tupType;
@@ -721,7 +709,7 @@ medcrm_rescore(PG_FUNCTION_ARGS)
 			att_old_model = SPI_fnumber(desc, "medcrm_old_model_id") - 1;
 			att_override = SPI_fnumber(desc, "medcrm_override") - 1;
 			att_id = SPI_fnumber(desc, "account_id") - 1;
-			reader_init(&reader, desc, model, Max(att_override, att_id) + 1);
+			reader_init(&reader, desc, model);
 			values = palloc(sizeof(Datum) * desc->natts);
 			nulls = palloc(sizeof(bool) * desc->natts);
 			reader_ready = true;
