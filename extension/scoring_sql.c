@@ -848,12 +848,21 @@ medcrm_tier_model_check(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 		was_active = DatumGetBool(heap_getattr(trigdata->tg_trigtuple, att_active, desc, &isnull)) && !isnull;
 
-	id = DatumGetInt32(heap_getattr(newtuple, SPI_fnumber(desc, "id"), desc, &isnull));
-	(void) tier_model_parse(id,
-							heap_getattr(newtuple, SPI_fnumber(desc, "weights"), desc, &isnull),
-							heap_getattr(newtuple, SPI_fnumber(desc, "thresholds"), desc, &isnull),
-							heap_getattr(newtuple, SPI_fnumber(desc, "adjustments"), desc, &isnull),
-							CurrentMemoryContext);
+	{
+		static const char *const cols[4] = {"id", "weights", "thresholds", "adjustments"};
+		Datum		v[4];
+		int			i;
+
+		for (i = 0; i < 4; i++)
+		{
+			v[i] = heap_getattr(newtuple, SPI_fnumber(desc, cols[i]), desc, &isnull);
+			/* a NULL is refused by the column's NOT NULL constraint */
+			if (isnull)
+				return PointerGetDatum(newtuple);
+		}
+		id = DatumGetInt32(v[0]);
+		(void) tier_model_parse(id, v[1], v[2], v[3], CurrentMemoryContext);
+	}
 	if (!was_active)
 	{
 		Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
