@@ -297,6 +297,30 @@ REVOKE ALL ON FUNCTION medcrm.tier_model_check() FROM PUBLIC;
 CREATE TRIGGER tier_model_check BEFORE INSERT OR UPDATE ON medcrm.tier_model
     FOR EACH ROW EXECUTE FUNCTION medcrm.tier_model_check();
 
+-- A restore (session_replication_role = replica) first gets the shipped default
+-- model, active, from CREATE EXTENSION, then the dumped rows in physical order:
+-- a dumped active model may arrive before the dumped (inactive) version of the
+-- default that replaces the shipped row. It takes over from the shipped row
+-- instead of failing on tier_model_one_active_idx.
+CREATE FUNCTION medcrm.tier_model_restore_active() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF NEW.active AND pg_catalog.current_setting('session_replication_role') = 'replica' THEN
+        UPDATE medcrm.tier_model SET active = false
+         WHERE active AND shipped AND id <> NEW.id;
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION medcrm.tier_model_restore_active() IS
+    'BEFORE INSERT row trigger of medcrm.tier_model, fired also during a restore: a restored active model deactivates the shipped default.';
+REVOKE ALL ON FUNCTION medcrm.tier_model_restore_active() FROM PUBLIC;
+CREATE TRIGGER tier_model_restore_active BEFORE INSERT ON medcrm.tier_model
+    FOR EACH ROW EXECUTE FUNCTION medcrm.tier_model_restore_active();
+ALTER TABLE medcrm.tier_model ENABLE ALWAYS TRIGGER tier_model_restore_active;
+
 -- ---------------------------------------------------------------------------
 -- Tier history: every change of an account's effective tier
 -- (tier_override when set, else the computed tier), whether it comes from
