@@ -695,13 +695,18 @@ medcrm_rescore(PG_FUNCTION_ARGS)
 
 	for (;;)
 	{
+		SPITupleTable *fetched;
+		uint64		nfetched;
 		TupleDesc	desc;
 		uint64		row;
 
 		SPI_cursor_fetch(portal, true, RESCORE_FETCH);
-		if (SPI_processed == 0)
+		/* flush_batch() runs an UPDATE, which resets SPI_tuptable: keep ours */
+		fetched = SPI_tuptable;
+		nfetched = SPI_processed;
+		if (nfetched == 0)
 			break;
-		desc = SPI_tuptable->tupdesc;
+		desc = fetched->tupdesc;
 		if (!reader_ready)
 		{
 			att_old_tier = SPI_fnumber(desc, "medcrm_old_tier") - 1;
@@ -714,7 +719,7 @@ medcrm_rescore(PG_FUNCTION_ARGS)
 			nulls = palloc(sizeof(bool) * desc->natts);
 			reader_ready = true;
 		}
-		for (row = 0; row < SPI_processed; row++)
+		for (row = 0; row < nfetched; row++)
 		{
 			int64		score;
 			char		tier;
@@ -722,7 +727,7 @@ medcrm_rescore(PG_FUNCTION_ARGS)
 			char		override;
 			bool		same;
 
-			heap_deform_tuple(SPI_tuptable->vals[row], reader.desc, values, nulls);
+			heap_deform_tuple(fetched->vals[row], reader.desc, values, nulls);
 			reader_fill(&reader, model, values, nulls, &input);
 			score = tier_score_milli(model, &input, NULL);
 			tier = tier_for_score(model, score);
@@ -747,7 +752,7 @@ medcrm_rescore(PG_FUNCTION_ARGS)
 			if (batch->n == RESCORE_BATCH)
 				flush_batch(batch, model->id);
 		}
-		SPI_freetuptable(SPI_tuptable);
+		SPI_freetuptable(fetched);
 	}
 	SPI_cursor_close(portal);
 	flush_batch(batch, model->id);
