@@ -34,12 +34,14 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "medcrm.h"
 #include "scoring.h"
 
 PG_FUNCTION_INFO_V1(medcrm_score_account);
@@ -49,8 +51,8 @@ PG_FUNCTION_INFO_V1(medcrm_rescore);
 PG_FUNCTION_INFO_V1(medcrm_activate_model);
 PG_FUNCTION_INFO_V1(medcrm_tier_model_check);
 
-/* Changed accounts written per UPDATE statement by rescore(). */
-#define RESCORE_BATCH	100000
+/* Changed accounts written per UPDATE statement by rescore() (a setting). */
+static int	rescore_batch_size = 100000;
 /* Rows fetched per round trip from the factor cursor. */
 #define RESCORE_FETCH	10000
 
@@ -564,10 +566,24 @@ static SPIPlanPtr lock_plan = NULL;
 typedef struct RescoreBatch
 {
 	int			n;
-	Datum		ids[RESCORE_BATCH];
-	Datum		tiers[RESCORE_BATCH];
-	Datum		scores[RESCORE_BATCH];
+	int			size;
+	Datum	   *ids;
+	Datum	   *tiers;
+	Datum	   *scores;
 } RescoreBatch;
+
+/* Called from _PG_init: the settings of tier scoring. */
+void
+medcrm_scoring_init(void)
+{
+	DefineCustomIntVariable("medcrm.rescore_batch_size",
+							"Changed accounts that medcrm.rescore() writes per UPDATE statement.",
+							"Bounds the memory of a rescore that changes many accounts; each batch is one set-based UPDATE.",
+							&rescore_batch_size,
+							100000, 1, 10000000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+}
 
 static void
 lock_models(void)
@@ -673,6 +689,10 @@ medcrm_rescore(PG_FUNCTION_ARGS)
 	}
 	batch = palloc(sizeof(RescoreBatch));
 	batch->n = 0;
+	batch->size = rescore_batch_size;
+	batch->ids = palloc(sizeof(Datum) * batch->size);
+	batch->tiers = palloc(sizeof(Datum) * batch->size);
+	batch->scores = palloc(sizeof(Datum) * batch->size);
 
 	if (rescore_cursor_plan == NULL)
 	{
@@ -749,7 +769,7 @@ medcrm_rescore(PG_FUNCTION_ARGS)
 			batch->tiers[batch->n] = tier_text[tier - 'A'];
 			batch->scores[batch->n] = NumericGetDatum(milli_to_numeric(score));
 			batch->n++;
-			if (batch->n == RESCORE_BATCH)
+			if (batch->n == batch->size)
 				flush_batch(batch, model->id);
 		}
 		SPI_freetuptable(fetched);

@@ -185,6 +185,8 @@ CREATE TEMP TABLE other_accounts ON COMMIT DROP AS
 SELECT id FROM medcrm.account WHERE id NOT BETWEEN 3001 AND 3020 AND merged_into IS NULL;
 UPDATE medcrm.account SET merged_into = 3002 WHERE id IN (SELECT id FROM other_accounts);
 
+-- Batches of 5 changed accounts: the first rescore writes in three UPDATEs.
+SET LOCAL medcrm.rescore_batch_size = 5;
 SELECT is(medcrm.rescore(NULL, '2026-07-01'), 12::bigint, 'first rescore: 12 accounts get a tier');
 SELECT results_eq(
   $$SELECT id, tier, tier_score, tier_model_id FROM medcrm.account
