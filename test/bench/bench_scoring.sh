@@ -9,7 +9,8 @@
 #      (steady state: nothing changed since the last rescore; the first
 #      rescore, which rewrites every account and its history, is shown too)
 # Every timing is taken inside the server (clock_timestamp around EXECUTE), the
-# best of several runs where the statement can be repeated.
+# best of several runs where the statement can be repeated, without parallel
+# workers.
 #
 # Run by test/bench/run-all.sh (make bench); alone:
 #   MEDCRM_BENCH_FILTER=scoring make bench
@@ -54,6 +55,10 @@ fi
 psql_b <<'SQL'
 \set QUIET on
 SET client_min_messages = warning;
+-- One process per statement on both sides of every ratio (the machine has
+-- 2 cores shared with other work): parallel scans would favour whichever
+-- side the planner happens to parallelise.
+SET max_parallel_workers_per_gather = 0;
 -- Best of n runs of a statement, in milliseconds, timed inside the server.
 CREATE OR REPLACE FUNCTION pg_temp.best_ms(stmt text, n int) RETURNS double precision
 LANGUAGE plpgsql AS $$
