@@ -720,7 +720,7 @@ medcrm_rescore(PG_FUNCTION_ARGS)
 		TupleDesc	desc;
 		uint64		row;
 
-		SPI_cursor_fetch(portal, true, RESCORE_FETCH);
+		SPI_cursor_fetch(portal, true, Min(RESCORE_FETCH, batch->size));
 		/* flush_batch() runs an UPDATE, which resets SPI_tuptable: keep ours */
 		fetched = SPI_tuptable;
 		nfetched = SPI_processed;
@@ -734,7 +734,8 @@ medcrm_rescore(PG_FUNCTION_ARGS)
 			att_old_model = SPI_fnumber(desc, "medcrm_old_model_id") - 1;
 			att_override = SPI_fnumber(desc, "medcrm_override") - 1;
 			att_id = SPI_fnumber(desc, "account_id") - 1;
-			reader_init(&reader, desc, model);
+			/* the descriptor outlives this batch of rows */
+			reader_init(&reader, CreateTupleDescCopy(desc), model);
 			values = palloc(sizeof(Datum) * desc->natts);
 			nulls = palloc(sizeof(bool) * desc->natts);
 			reader_ready = true;
