@@ -126,8 +126,8 @@ VACUUM ANALYZE bench_scoring_factors;
 CREATE TEMP TABLE result (step text, ms double precision);
 \echo '   1. sum(score) vs count(*) over precomputed factors'
 INSERT INTO result VALUES
-  ('count', pg_temp.best_ms('SELECT count(*) FROM bench_scoring_factors AS f', 5)),
-  ('score_c', pg_temp.best_ms('SELECT sum(medcrm.score_factors(f)) FROM bench_scoring_factors AS f', 5));
+  ('count', pg_temp.best_ms('SELECT count(*) FROM bench_scoring_factors AS f', 3)),
+  ('score_c', pg_temp.best_ms('SELECT sum(medcrm.score_factors(f)) FROM bench_scoring_factors AS f', 3));
 \echo '   2. PL/pgSQL vs C'
 INSERT INTO result
 SELECT 'score_plpgsql', pg_temp.best_ms(format(
@@ -136,11 +136,11 @@ SELECT 'score_plpgsql', pg_temp.best_ms(format(
   FROM medcrm.tier_model AS m WHERE m.active;
 \echo '   3. rescore() vs the factors alone'
 INSERT INTO result VALUES
-  ('factors', pg_temp.best_ms('SELECT count(*) FROM medcrm.account_factors(current_date)', 3));
+  ('factors', pg_temp.best_ms('SELECT count(*) FROM medcrm.account_factors(current_date)', 2));
 -- First rescore on this database (or after a model change): every account's
 -- tier is written. Done once so that the steady state below is real.
 INSERT INTO result VALUES ('rescore_first', pg_temp.best_ms('SELECT medcrm.rescore()', 1));
-INSERT INTO result VALUES ('rescore_steady', pg_temp.best_ms('SELECT medcrm.rescore()', 3));
+INSERT INTO result VALUES ('rescore_steady', pg_temp.best_ms('SELECT medcrm.rescore()', 2));
 
 -- Consistency: C and PL/pgSQL agree on every account.
 SELECT format('   C and PL/pgSQL scores differ on %s of %s accounts', count(*) FILTER (WHERE c <> p), count(*))
