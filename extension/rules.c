@@ -234,8 +234,8 @@ flush_tasks(TaskBatch *b)
 
 		plan = SPI_prepare("INSERT INTO medcrm.task (account_id, kind, title, due_at, assignee_role,"
 						   "                         priority, source_table, source_id, rule_id,"
-						   "                         dedupe_key, device_id)"
-						   "SELECT * FROM pg_catalog.unnest($1, $2, $3, $4, $5::pg_catalog.name[], $6,"
+						   "                         dedupe_key, device_id) "
+						   "SELECT * FROM unnest($1, $2, $3, $4, $5::pg_catalog.name[], $6,"
 						   "                                $7, $8, $9, $10, $11)"
 						   "    ON CONFLICT (dedupe_key) DO NOTHING", 11, types);
 		if (plan == NULL)
