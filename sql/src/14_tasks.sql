@@ -67,7 +67,7 @@ CREATE TABLE medcrm.task (
         CONSTRAINT task_status_check CHECK (status IN ('open', 'done', 'cancelled')),
     source_table  text,
     source_id     bigint,
-    rule_id       integer REFERENCES medcrm.rule (id),
+    rule_id       integer REFERENCES medcrm.rule (id) ON DELETE SET NULL,
     dedupe_key    text UNIQUE,
     device_id     bigint REFERENCES medcrm.installed_device (id),
     created_at    timestamptz NOT NULL DEFAULT now(),
@@ -95,7 +95,7 @@ COMMENT ON COLUMN medcrm.task.priority IS 'Priority 1 (most urgent) to 4.';
 COMMENT ON COLUMN medcrm.task.status IS 'open, done or cancelled.';
 COMMENT ON COLUMN medcrm.task.source_table IS 'Table of the row that caused the task.';
 COMMENT ON COLUMN medcrm.task.source_id IS 'Id of the row that caused the task.';
-COMMENT ON COLUMN medcrm.task.rule_id IS 'The rule that created the task; NULL for manual tasks.';
+COMMENT ON COLUMN medcrm.task.rule_id IS 'The rule that created the task; NULL for manual tasks and when the rule was deleted (dedupe_key still names it).';
 COMMENT ON COLUMN medcrm.task.dedupe_key IS 'Unique key of (rule, source row, occurrence): re-firing a rule never creates a second task.';
 COMMENT ON COLUMN medcrm.task.device_id IS 'The installed device concerned (recall actions, warranty expiry, dispatch), if any.';
 COMMENT ON COLUMN medcrm.task.created_at IS 'When the task was created.';
