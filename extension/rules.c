@@ -83,6 +83,9 @@ typedef struct RuleSet
 	CompiledRule *rules;
 	int32		max_within;		/* largest within_days of the rules */
 	int32		min_overdue;	/* smallest days_overdue of the rules */
+	const char *guard;			/* int column that must be >= guard_min, or NULL */
+	int32		guard_min;
+	int			guard_col;
 } RuleSet;
 
 typedef struct TaskBatch
@@ -148,6 +151,9 @@ load_rules(RuleEvent event, RuleMode mode, RuleSet *set)
 		elog(ERROR, "reading medcrm.rule failed: %s", SPI_result_code_string(ret));
 
 	set->spec = spec;
+	set->guard = NULL;
+	set->guard_min = 0;
+	set->guard_col = 0;
 	set->nrules = 0;
 	set->rules = palloc0(sizeof(CompiledRule) * Max(SPI_processed, 1));
 	set->max_within = 0;
@@ -443,13 +449,16 @@ emit_task(TaskBatch *b, const RuleSet *set, CompiledRule *r, RowValues *rv,
 }
 
 /*
- * Evaluate a rule set over a source query: every row against every rule.
+ * Evaluate rule sets over a source query: every row against every rule.
  * The query's columns are named after the condition keys and placeholders
- * of the event, plus source_table, source_id, account_id, ref_time,
- * occurrence, owner and device_id. Returns the number of tasks inserted.
+ * of the events, plus source_table, source_id, account_id, ref_time,
+ * occurrence, owner and device_id. Several sets share one pass when their
+ * events read the same rows (the two contract events); a set's guard column
+ * says which rows are its events. Returns the number of tasks inserted.
  */
 static uint64
-evaluate(RuleSet *set, const char *sql, int nargs, Oid *types, Datum *values)
+evaluate(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum *values,
+		 const char *nulls)
 {
 	Portal		portal;
 	TaskBatch  *b;
@@ -463,8 +472,12 @@ evaluate(RuleSet *set, const char *sql, int nargs, Oid *types, Datum *values)
 				c_owner = 0,
 				c_device = 0;
 	uint64		inserted;
+	int			nrules = 0;
+	int			si;
 
-	if (set->nrules == 0)
+	for (si = 0; si < nsets; si++)
+		nrules += sets[si].nrules;
+	if (nrules == 0)
 		return 0;
 
 	b = palloc0(sizeof(TaskBatch));
@@ -473,9 +486,9 @@ evaluate(RuleSet *set, const char *sql, int nargs, Oid *types, Datum *values)
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "medcrm rule row",
 								   ALLOCSET_DEFAULT_SIZES);
 
-	portal = SPI_cursor_open_with_args(NULL, sql, nargs, types, values, NULL, true, 0);
+	portal = SPI_cursor_open_with_args(NULL, sql, nargs, types, values, nulls, true, 0);
 	if (portal == NULL)
-		elog(ERROR, "opening the source of event %s failed: %s", set->spec->name,
+		elog(ERROR, "opening the source of event %s failed: %s", sets[0].spec->name,
 			 SPI_result_code_string(SPI_result));
 
 	for (;;)
@@ -490,7 +503,11 @@ evaluate(RuleSet *set, const char *sql, int nargs, Oid *types, Datum *values)
 		tt = SPI_tuptable;
 		if (!resolved)
 		{
-			resolve_columns(set, tt->tupdesc);
+			for (si = 0; si < nsets; si++)
+			{
+				resolve_columns(&sets[si], tt->tupdesc);
+				sets[si].guard_col = sets[si].guard ? column_of(tt->tupdesc, sets[si].guard) : 0;
+			}
 			c_table = column_of(tt->tupdesc, "source_table");
 			c_id = column_of(tt->tupdesc, "source_id");
 			c_account = column_of(tt->tupdesc, "account_id");
@@ -499,7 +516,7 @@ evaluate(RuleSet *set, const char *sql, int nargs, Oid *types, Datum *values)
 			c_owner = column_of(tt->tupdesc, "owner");
 			c_device = column_of(tt->tupdesc, "device_id");
 			if (!c_table || !c_id || !c_account || !c_ref || !c_occ || !c_owner)
-				elog(ERROR, "source query of event %s lacks a required column", set->spec->name);
+				elog(ERROR, "source query of event %s lacks a required column", sets[0].spec->name);
 			resolved = true;
 		}
 		nrows = SPI_processed;
@@ -514,10 +531,23 @@ evaluate(RuleSet *set, const char *sql, int nargs, Oid *types, Datum *values)
 			rv.desc = tt->tupdesc;
 			rv.text = palloc0(sizeof(char *) * ncols);
 			rv.done = palloc0(sizeof(bool) * ncols);
-			for (r = 0; r < set->nrules; r++)
-				if (rule_matches(&set->rules[r], &rv))
-					emit_task(b, set, &set->rules[r], &rv, c_table, c_id, c_account,
-							  c_ref, c_occ, c_owner, c_device);
+			for (si = 0; si < nsets; si++)
+			{
+				RuleSet    *set = &sets[si];
+
+				if (set->guard_col > 0)
+				{
+					bool		isnull;
+					Datum		g = SPI_getbinval(rv.tup, rv.desc, set->guard_col, &isnull);
+
+					if (isnull || DatumGetInt32(g) < set->guard_min)
+						continue;
+				}
+				for (r = 0; r < set->nrules; r++)
+					if (rule_matches(&set->rules[r], &rv))
+						emit_task(b, set, &set->rules[r], &rv, c_table, c_id, c_account,
+								  c_ref, c_occ, c_owner, c_device);
+			}
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(rowcxt);
 		}
@@ -559,9 +589,13 @@ opportunity_sql(bool update)
 					" AND x.stage IS DISTINCT FROM o.stage" : "");
 }
 
-/* $1 as_of timestamptz, $2 window (max within_days or min days_overdue). */
+/*
+ * Both contract events in one pass. $1 as_of timestamptz; $2 the largest
+ * renewal window (NULL: no renewal rules), $3 the smallest days_overdue of
+ * the escalation rules (NULL: none).
+ */
 static char *
-contract_sql(const char *source, bool expired)
+contract_sql(const char *source)
 {
 	return psprintf("SELECT 'contract'::text AS source_table, c.id AS source_id, c.account_id,"
 					"       c.ends_on::timestamptz AS ref_time,"
@@ -574,16 +608,15 @@ contract_sql(const char *source, bool expired)
 					"       pg_catalog.to_char(c.value, 'FM999999999990.00') AS value"
 					"  FROM %s c"
 					"  JOIN medcrm.account a ON a.id OPERATOR(pg_catalog.=) c.account_id"
-					" WHERE c.status OPERATOR(pg_catalog.=) 'active' AND %s"
+					" WHERE c.status OPERATOR(pg_catalog.=) 'active'"
+					"   AND ((c.ends_on OPERATOR(pg_catalog.>=) $1::date"
+					"         AND c.ends_on OPERATOR(pg_catalog.<=) ($1::date OPERATOR(pg_catalog.+) $2))"
+					"     OR (c.ends_on OPERATOR(pg_catalog.<) $1::date"
+					"         AND c.ends_on OPERATOR(pg_catalog.<=) ($1::date OPERATOR(pg_catalog.-) $3)))"
 					"   AND NOT EXISTS (SELECT FROM medcrm.contract s"
 					"                    WHERE s.renewed_from OPERATOR(pg_catalog.=) c.id)"
 					" ORDER BY c.id",
-					source,
-					expired ?
-					"c.ends_on OPERATOR(pg_catalog.<) $1::date"
-					" AND c.ends_on OPERATOR(pg_catalog.<=) ($1::date OPERATOR(pg_catalog.-) $2)" :
-					"c.ends_on OPERATOR(pg_catalog.>=) $1::date"
-					" AND c.ends_on OPERATOR(pg_catalog.<=) ($1::date OPERATOR(pg_catalog.+) $2)");
+					source);
 }
 
 #define WORK_ORDER_COLS \
@@ -773,7 +806,35 @@ run_event(RuleEvent event, RuleMode mode, const char *sql, TimestampTz as_of, bo
 	values[1] = Int32GetDatum(rule_event_specs[event].time_key != NULL ||
 							  event == RULE_EVENT_CONTRACT_EXPIRED ?
 							  set.min_overdue : set.max_within);
-	return evaluate(&set, sql, with_window ? 2 : 1, types, values);
+	return evaluate(&set, 1, sql, with_window ? 2 : 1, types, values, NULL);
+}
+
+/* contract_renewal and contract_expired over one source. */
+static uint64
+run_contracts(RuleMode mode, const char *source, TimestampTz as_of)
+{
+	RuleSet		sets[2];
+	Oid			types[3] = {TIMESTAMPTZOID, INT4OID, INT4OID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	load_rules(RULE_EVENT_CONTRACT_RENEWAL, mode, &sets[0]);
+	load_rules(RULE_EVENT_CONTRACT_EXPIRED, mode, &sets[1]);
+	if (sets[0].nrules + sets[1].nrules == 0)
+		return 0;
+	/* a renewal rule sees contracts not yet ended, an escalation ended ones */
+	sets[0].guard = "days_left";
+	sets[0].guard_min = 0;
+	sets[1].guard = "days_overdue";
+	sets[1].guard_min = 1;
+	values[0] = TimestampTzGetDatum(as_of);
+	values[1] = Int32GetDatum(sets[0].max_within);
+	values[2] = Int32GetDatum(sets[1].min_overdue);
+	if (sets[0].nrules == 0)
+		nulls[1] = 'n';
+	if (sets[1].nrules == 0)
+		nulls[2] = 'n';
+	return evaluate(sets, 2, contract_sql(source), 3, types, values, nulls);
 }
 
 static void
@@ -838,8 +899,7 @@ medcrm_fire_rules(PG_FUNCTION_ARGS)
 					"   AND t.source_id OPERATOR(pg_catalog.=) c.renewed_from"
 					"   AND t.kind OPERATOR(pg_catalog.=) ANY ('{renewal,renewal_escalation}'::text[])"
 					"   AND t.status OPERATOR(pg_catalog.=) 'open'", SPI_OK_UPDATE);
-		run_event(RULE_EVENT_CONTRACT_RENEWAL, MODE_WRITE, contract_sql("new_rows", false), now, true);
-		run_event(RULE_EVENT_CONTRACT_EXPIRED, MODE_WRITE, contract_sql("new_rows", true), now, true);
+		run_contracts(MODE_WRITE, "new_rows", now);
 	}
 	else if (strcmp(table, "work_order") == 0 && insert)
 		run_event(RULE_EVENT_WORK_ORDER, MODE_WRITE, work_order_insert_sql, now, false);
@@ -899,10 +959,7 @@ medcrm_run_time_rules(PG_FUNCTION_ARGS)
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
 
-	n += run_event(RULE_EVENT_CONTRACT_RENEWAL, MODE_TIME,
-				   contract_sql("medcrm.contract", false), as_of, true);
-	n += run_event(RULE_EVENT_CONTRACT_EXPIRED, MODE_TIME,
-				   contract_sql("medcrm.contract", true), as_of, true);
+	n += run_contracts(MODE_TIME, "medcrm.contract", as_of);
 	n += run_event(RULE_EVENT_CERTIFICATE_EXPIRY, MODE_TIME, certificate_sql, as_of, true);
 	n += run_event(RULE_EVENT_WARRANTY_EXPIRY, MODE_TIME, warranty_sql, as_of, true);
 	n += run_event(RULE_EVENT_SAMPLE_LOAN, MODE_TIME,

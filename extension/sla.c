@@ -18,7 +18,7 @@
  * nothing else. sla_policy and service_team are small: they are read once per
  * statement (command id) into memory. The account probe goes straight to the
  * primary-key index (as a foreign-key check does, without SPI), and accounts
- * already seen in the statement are remembered (up to 100,000) — see
+ * already seen in the statement are remembered (up to 250,000) — see
  * docs/rules.md for the measurements behind this choice.
  */
 #include "postgres.h"
@@ -78,7 +78,7 @@ typedef struct AccountEntry
 } AccountEntry;
 
 /* Bound on remembered accounts; the table is emptied when it is full. */
-#define MAX_CACHED_ACCOUNTS 100000
+#define MAX_CACHED_ACCOUNTS 250000
 
 static SlaCache cache;
 static MemoryContext cache_cxt = NULL;

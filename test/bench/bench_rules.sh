@@ -232,12 +232,8 @@ psqlq -c "COPY medcrm.contract (id, account_id, contract_no, kind, starts_on, en
 medcrm_triggers on
 due_rows="SELECT c.id, c.account_id, c.ends_on, a.name, coalesce(a.tier_override, a.tier) AS tier, c.contract_no
   FROM medcrm.contract c JOIN medcrm.account a ON a.id = c.account_id
- WHERE c.status = 'active' AND c.ends_on BETWEEN current_date AND current_date + 120
-   AND NOT EXISTS (SELECT FROM medcrm.contract s WHERE s.renewed_from = c.id)
- UNION ALL
-SELECT c.id, c.account_id, c.ends_on, a.name, coalesce(a.tier_override, a.tier), c.contract_no
-  FROM medcrm.contract c JOIN medcrm.account a ON a.id = c.account_id
- WHERE c.status = 'active' AND c.ends_on < current_date
+ WHERE c.status = 'active'
+   AND (c.ends_on BETWEEN current_date AND current_date + 120 OR c.ends_on < current_date)
    AND NOT EXISTS (SELECT FROM medcrm.contract s WHERE s.renewed_from = c.id)"
 bare=$(ms -c "SELECT count(*), sum(length(name) + length(contract_no) + length(coalesce(tier, ''))) FROM ($due_rows) AS due")
 # plain SQL that writes one task per due row, for what the writing alone costs
