@@ -6,7 +6,7 @@
 -- privilege on medcrm.task.
 BEGIN;
 SET LOCAL timezone = 'UTC';
-SELECT plan(48);
+SELECT plan(50);
 
 INSERT INTO medcrm.account (id, kind, name, region, service_level, owner_role, tier, tier_override, tier_override_reason) VALUES
   (920001, 'hospital', 'Alpha Hospital', 'East', 'gold', 'regress_rep_a', 'A', NULL, NULL),
@@ -246,6 +246,27 @@ SELECT results_eq(
 SELECT is((SELECT count(*)::int FROM t WHERE kind = 'data_quality'), 0,
           'no open data-quality finding, no data_quality task');
 SELECT is(medcrm.run_time_rules('2027-01-01 00:00+00'), 0::bigint, 'run_time_rules is idempotent');
+
+-- ==== data-quality findings (the view is the governance capability's; a stand-in here) ====
+CREATE OR REPLACE VIEW medcrm.v_data_quality WITH (security_barrier) AS
+SELECT 'hospital_without_grade'::text AS finding_code, 'warning'::text AS severity, 'account'::text AS table_name,
+       a.id AS row_id, a.id AS account_id, 'Hospital has no grade.'::text AS detail, 'Set hospital_grade.'::text AS fix_hint
+  FROM medcrm.account a WHERE a.id IN (920001, 920002)
+UNION ALL
+SELECT 'gtin_check_digit', 'error', 'product', 920002, NULL, 'GTIN check digit is wrong.', 'Correct the GTIN.';
+SELECT medcrm.run_time_rules('2027-01-01 00:00+00');
+SELECT results_eq(
+  $$SELECT source_table, source_id, rule_id, assignee_role::text COLLATE "default", priority::int, due_at, title
+      FROM t WHERE kind = 'data_quality' ORDER BY source_table, source_id$$,
+  $$VALUES ('account', 920001::bigint, 81, 'regress_rep_a', 4, '2027-01-31 00:00+00'::timestamptz,
+            'Complete hospital_without_grade in account 920001: Hospital has no grade.'),
+           ('account', 920002, 81, 'regress_rep_b', 4, '2027-01-31 00:00+00',
+            'Complete hospital_without_grade in account 920002: Hospital has no grade.'),
+           ('product', 920002, 80, 'medcrm_admin', 2, '2027-01-08 00:00+00',
+            'Fix gtin_check_digit in product 920002: GTIN check digit is wrong.')$$,
+  'one data_quality task per open finding, by severity; product findings go to medcrm_admin');
+SELECT is(medcrm.run_time_rules('2027-01-01 00:00+00'), 0::bigint,
+          'a finding still open is not tasked again (finding code, table and row)');
 
 -- ==== done_at follows status ====
 UPDATE medcrm.task SET status = 'done' WHERE dedupe_key = 'r1:opportunity:920002:qualified';
