@@ -448,6 +448,74 @@ emit_task(TaskBatch *b, const RuleSet *set, CompiledRule *r, RowValues *rv,
 		flush_tasks(b);
 }
 
+/* A (row, rule) that matched, with the dedupe key of its task. */
+typedef struct Match
+{
+	uint64		row;
+	int			set;
+	int			rule;
+	char	   *key;
+} Match;
+
+static SPIPlanPtr exists_plan = NULL;
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * The dedupe keys among the matches that medcrm.task already has, sorted
+ * (in cxt). Returns the SPI result to free once the keys are no longer used.
+ */
+static SPITupleTable *
+existing_keys(Match *matches, int nmatch, MemoryContext cxt, char ***keys, int *nkeys)
+{
+	Datum	   *elems;
+	Datum		arg[1];
+	int			dims[1] = {nmatch};
+	int			lbs[1] = {1};
+	int			ret;
+	uint64		i;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	if (exists_plan == NULL)
+	{
+		Oid			types[1] = {TEXTARRAYOID};
+		SPIPlanPtr	plan;
+
+		MemoryContextSwitchTo(old);
+		plan = SPI_prepare("SELECT dedupe_key FROM medcrm.task"
+						   " WHERE dedupe_key OPERATOR(pg_catalog.=) ANY ($1)", 1, types);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		exists_plan = plan;
+		MemoryContextSwitchTo(cxt);
+	}
+	elems = palloc(sizeof(Datum) * nmatch);
+	for (i = 0; i < (uint64) nmatch; i++)
+		elems[i] = CStringGetTextDatum(matches[i].key);
+	arg[0] = PointerGetDatum(construct_md_array(elems, NULL, 1, dims, lbs, TEXTOID, -1, false,
+												TYPALIGN_INT));
+	MemoryContextSwitchTo(old);
+
+	ret = SPI_execute_plan(exists_plan, arg, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading medcrm.task failed: %s", SPI_result_code_string(ret));
+
+	old = MemoryContextSwitchTo(cxt);
+	*nkeys = (int) SPI_processed;
+	*keys = palloc(sizeof(char *) * Max(SPI_processed, 1));
+	for (i = 0; i < SPI_processed; i++)
+		(*keys)[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	MemoryContextSwitchTo(old);
+	qsort(*keys, *nkeys, sizeof(char *), cmp_key);
+	return SPI_tuptable;
+}
+
 /*
  * Evaluate rule sets over a source query: every row against every rule.
  * The query's columns are named after the condition keys and placeholders
@@ -474,6 +542,12 @@ evaluate(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum
 	uint64		inserted;
 	int			nrules = 0;
 	int			si;
+	MemoryContext matchcxt;
+	MemoryContext old;
+	Match	   *matches;
+	int			nmatch;
+	int			cap;
+	int			m;
 
 	for (si = 0; si < nsets; si++)
 		nrules += sets[si].nrules;
@@ -485,6 +559,8 @@ evaluate(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum
 								   ALLOCSET_DEFAULT_SIZES);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "medcrm rule row",
 								   ALLOCSET_DEFAULT_SIZES);
+	matchcxt = AllocSetContextCreate(CurrentMemoryContext, "medcrm rule matches",
+									 ALLOCSET_DEFAULT_SIZES);
 
 	portal = SPI_cursor_open_with_args(NULL, sql, nargs, types, values, nulls, true, 0);
 	if (portal == NULL)
@@ -520,12 +596,24 @@ evaluate(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum
 			resolved = true;
 		}
 		nrows = SPI_processed;
+
+		/*
+		 * Phase 1: match every row against every rule and note the dedupe
+		 * keys. Phase 2: ask medcrm.task once which of those keys exist, so
+		 * that a re-run (the steady state of run_time_rules) neither renders
+		 * nor inserts anything for events already tasked. Phase 3: render
+		 * and insert the others (ON CONFLICT still settles races).
+		 */
+		nmatch = 0;
+		MemoryContextReset(matchcxt);
+		old = MemoryContextSwitchTo(matchcxt);
+		matches = palloc(sizeof(Match) * Max(nrows, 16));
+		cap = Max(nrows, 16);
 		for (i = 0; i < nrows; i++)
 		{
 			RowValues	rv;
 			int			r;
 			int			ncols = tt->tupdesc->natts + 1;
-			MemoryContext old = MemoryContextSwitchTo(rowcxt);
 
 			rv.tup = tt->vals[i];
 			rv.desc = tt->tupdesc;
@@ -544,12 +632,60 @@ evaluate(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum
 						continue;
 				}
 				for (r = 0; r < set->nrules; r++)
-					if (rule_matches(&set->rules[r], &rv))
-						emit_task(b, set, &set->rules[r], &rv, c_table, c_id, c_account,
-								  c_ref, c_occ, c_owner, c_device);
+				{
+					const char *table;
+					bool		isnull;
+					Datum		id;
+
+					if (!rule_matches(&set->rules[r], &rv))
+						continue;
+					if (nmatch == cap)
+					{
+						cap *= 2;
+						matches = repalloc(matches, sizeof(Match) * cap);
+					}
+					table = row_text(&rv, c_table);
+					id = SPI_getbinval(rv.tup, rv.desc, c_id, &isnull);
+					matches[nmatch].row = i;
+					matches[nmatch].set = si;
+					matches[nmatch].rule = r;
+					matches[nmatch].key = rule_dedupe_key(set->rules[r].id, table ? table : "",
+														  isnull ? 0 : DatumGetInt64(id),
+														  row_text(&rv, c_occ));
+					nmatch++;
+				}
 			}
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(rowcxt);
+		}
+		MemoryContextSwitchTo(old);
+
+		if (nmatch > 0)
+		{
+			char	  **existing;
+			int			nexisting;
+			SPITupleTable *et;
+
+			et = existing_keys(matches, nmatch, matchcxt, &existing, &nexisting);
+			for (m = 0; m < nmatch; m++)
+			{
+				RowValues	rv;
+				int			ncols = tt->tupdesc->natts + 1;
+				const char *key = matches[m].key;
+
+				if (nexisting > 0 &&
+					bsearch(&key, existing, nexisting, sizeof(char *), cmp_key) != NULL)
+					continue;
+				old = MemoryContextSwitchTo(rowcxt);
+				rv.tup = tt->vals[matches[m].row];
+				rv.desc = tt->tupdesc;
+				rv.text = palloc0(sizeof(char *) * ncols);
+				rv.done = palloc0(sizeof(bool) * ncols);
+				emit_task(b, &sets[matches[m].set], &sets[matches[m].set].rules[matches[m].rule],
+						  &rv, c_table, c_id, c_account, c_ref, c_occ, c_owner, c_device);
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(rowcxt);
+			}
+			if (et != NULL)
+				SPI_freetuptable(et);
 		}
 		SPI_freetuptable(tt);
 	}
@@ -558,6 +694,7 @@ evaluate(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum
 	inserted = b->inserted;
 	MemoryContextDelete(b->cxt);
 	MemoryContextDelete(rowcxt);
+	MemoryContextDelete(matchcxt);
 	return inserted;
 }
 

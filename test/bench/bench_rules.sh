@@ -12,6 +12,7 @@
 #   2. the same for the work orders (deadlines, routing and dispatch tasks);
 #   3. run_time_rules() over all contracts vs the bare SELECT of the due rows.
 # Prints each time and the ratios; the figures go into BENCHMARKS.md.
+# MEDCRM_BENCH_RULES_PART=time runs part 3 only.
 set -euo pipefail
 cd "${MEDCRM_TOP:-$(dirname "$0")/../..}"
 scale=${MEDCRM_BENCH_SCALE:-500}
@@ -197,6 +198,8 @@ tasks() { psql -X -qAt -d "$db" -c "SELECT count(*) FROM medcrm.task"; }
 
 # ---- 1 and 2: COPY with and without triggers ----
 declare -A t n
+[ "${MEDCRM_BENCH_RULES_PART:-all}" = time ] && variants="" || variants="none medcrm plpgsql"
+if [ -n "$variants" ]; then
 for variant in none medcrm plpgsql; do
   case $variant in
     none)    medcrm_triggers off ;;
@@ -224,6 +227,7 @@ echo "   COPY of work orders with deadlines and team supplied, no triggers: $(se
 medcrm_triggers on
 echo "   contracts:   medcrm/none $(ratio "${t[contract_medcrm]}" "${t[contract_none]}")x (target <= 1.3), plpgsql/medcrm $(ratio "${t[contract_plpgsql]}" "${t[contract_medcrm]}")x (target >= 2)"
 echo "   work orders: medcrm/none $(ratio "${t[wo_medcrm]}" "${t[wo_none]}")x (target <= 1.3), medcrm/supplied $(ratio "${t[wo_medcrm]}" "${t[wo_supplied]}")x, plpgsql/medcrm $(ratio "${t[wo_plpgsql]}" "${t[wo_medcrm]}")x (target >= 2)"
+fi
 
 # ---- 3: run_time_rules over the contracts vs the bare SELECT of the due rows ----
 medcrm_triggers off
