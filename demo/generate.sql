@@ -444,6 +444,8 @@ CREATE TEMP TABLE grp ON COMMIT DROP AS
 SELECT c.region, row_number() OVER (PARTITION BY c.region ORDER BY a.n)::int - 1 AS k, a.n,
        count(*) OVER (PARTITION BY c.region)::int AS cnt
   FROM acc0 a JOIN city c USING (cid) WHERE a.kind = 'group';
+CREATE INDEX ON grp (region, k);
+ANALYZE grp;
 
 -- The full plan: attributes, activity window, row counts and id offsets.
 CREATE TEMP TABLE acc1 ON COMMIT DROP AS
@@ -912,7 +914,7 @@ SELECT :b_inv + i.il, i.account_id, i.sales_order_id, i.contract_id, i.issued_on
                 WHEN u < (ARRAY[0.88, 0.68, 0.40])[i.payer + 1]
                   THEN i.due_on - floor(pg_temp.r(i.il, 164) * i.terms * 0.5)::int
                 ELSE i.due_on + 1 + floor(pg_temp.r(i.il, 164) * 150)::int END AS pdate
-      FROM (SELECT pg_temp.r(i.il, 163) AS u) uu) o
+      FROM (SELECT pg_temp.r(i.il, 163) AS u OFFSET 0) uu OFFSET 0) o
   CROSS JOIN LATERAL (
     SELECT CASE WHEN i.il % 5000 = 17 THEN least(:'anchor_d'::date, i.issued_on + 20)
                 WHEN o.outcome = 'unpaid' OR o.pdate > :'anchor_d'::date THEN NULL ELSE o.pdate END AS paid_on,
@@ -1067,10 +1069,10 @@ SELECT :b_wo + w.wl, w.account_id, w.device_id, w.kind, w.priority, w.reported_a
                CASE WHEN pg_temp.r(w0.wl, 195) < 0.04 THEN NULL
                     ELSE w0.reported_at + make_interval(secs => w0.resolve_hours * 3600
                            * CASE WHEN pg_temp.r(w0.wl, 198) < 0.12 THEN 1.05 + 1.5 * pg_temp.r(w0.wl, 199)
-                                  ELSE 0.25 + 0.7 * pg_temp.r(w0.wl, 199) END) END AS res0) t1
+                                  ELSE 0.25 + 0.7 * pg_temp.r(w0.wl, 199) END) END AS res0 OFFSET 0) t1
       -- nothing happens after the anchor; resolution follows the response
       CROSS JOIN LATERAL (
-        SELECT CASE WHEN t1.fr0 < pg_temp.at(:'anchor_d'::date, 0) THEN t1.fr0 END AS first_response_at) t2
+        SELECT CASE WHEN t1.fr0 < pg_temp.at(:'anchor_d'::date, 0) THEN t1.fr0 END AS first_response_at OFFSET 0) t2
       CROSS JOIN LATERAL (
         SELECT CASE WHEN t2.first_response_at IS NULL OR t1.res0 IS NULL THEN NULL
                     WHEN greatest(t1.res0, t2.first_response_at + interval '30 minutes') >= pg_temp.at(:'anchor_d'::date, 0) THEN NULL
