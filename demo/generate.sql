@@ -460,9 +460,10 @@ SELECT a.*, c.region, c.province, c.city, c.zh, c.area, c.lat, c.lon,
              AND pg_temp.r(a.n, 24) < CASE a.grade WHEN '3A' THEN 0.5 WHEN '3B' THEN 0.45 WHEN '2A' THEN 0.35
                                                    WHEN '2B' THEN 0.25 ELSE 0.1 END
             THEN (SELECT g.n FROM grp g WHERE g.region = c.region
-                     AND g.k = floor(pg_temp.r(a.n, 25) * g.cnt)::int) END AS parent_n,
+                     AND g.k = floor(pg_temp.r(a.n, 25) * gc.cnt)::int) END AS parent_n,
        floor(pg_temp.r(a.n, 50) * 15)::int AS rot
-  FROM acc0 a JOIN city c USING (cid);
+  FROM acc0 a JOIN city c USING (cid)
+  LEFT JOIN (SELECT region, count(*)::int AS cnt FROM grp GROUP BY region) gc ON gc.region = c.region;
 -- A duplicate belongs to the same group as its original.
 UPDATE acc1 d SET parent_n = o.parent_n FROM acc1 o WHERE d.is_dup AND o.n = d.orig_n;
 
