@@ -40,6 +40,7 @@ CREATE FUNCTION medcrm.find_duplicate_accounts(min_similarity real DEFAULT 0.6)
     RETURNS TABLE (account_a bigint, account_b bigint, similarity real, reasons text[])
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
+    SET jit = off
 AS $body$
 WITH acc AS MATERIALIZED (
     SELECT a.id,
@@ -134,19 +135,26 @@ pair AS (
             UNION ALL SELECT * FROM tax_pair UNION ALL SELECT * FROM contact_pair) AS p
      GROUP BY 1, 2
 ),
+-- keys looked up by primary key: a join of the materialised acc with itself
+-- has no statistics and can go quadratic
 scored AS (
     SELECT p.a, p.b, %1$I.similarity(x.k, y.k) AS sim,
            CASE WHEN x.city = y.city THEN p.reasons || 'same_city'::text ELSE p.reasons END AS reasons
       FROM pair AS p
-      JOIN acc AS x ON x.id = p.a
-      JOIN acc AS y ON y.id = p.b
+      CROSS JOIN LATERAL (SELECT medcrm.account_name_key(a.name) AS k, nullif(lower(btrim(a.city)), '') AS city
+                            FROM medcrm.account AS a WHERE a.id = p.a OFFSET 0) AS x
+      CROSS JOIN LATERAL (SELECT medcrm.account_name_key(a.name) AS k, nullif(lower(btrim(a.city)), '') AS city
+                            FROM medcrm.account AS a WHERE a.id = p.b OFFSET 0) AS y
 )
 SELECT s.a, s.b, s.sim, s.reasons
   FROM scored AS s
  WHERE 'same_name' = ANY (s.reasons)
     OR 'tax_id' = ANY (s.reasons)
-    OR 'similar_name' = ANY (s.reasons)
-    OR (s.sim >= min_similarity / 2 AND ('phone' = ANY (s.reasons) OR 'email' = ANY (s.reasons)))
+    -- similar names alone must be very similar: one different character in a
+    -- short Chinese name is as often another company as a typo
+    OR ('similar_name' = ANY (s.reasons) AND s.sim >= (1 + min_similarity) / 2)
+    OR (('phone' = ANY (s.reasons) OR 'email' = ANY (s.reasons))
+        AND (s.sim >= min_similarity / 2 OR 'similar_name' = ANY (s.reasons)))
  ORDER BY s.a, s.b
 $body$
 $fn$, trgm);
@@ -182,7 +190,7 @@ END
 $trgm$;
 
 COMMENT ON FUNCTION medcrm.find_duplicate_accounts(real) IS
-    'Bulk duplicate scan over all unmerged accounts. A pair is returned when the accounts share a name key (medcrm.account_name_key) in the same city, have similar keys in the same city (trigram similarity >= min_similarity, same numbers), share a tax id, or share a contact phone or e-mail and have name similarity >= min_similarity / 2. similarity is the trigram similarity of the keys; reasons lists the evidence.';
+    'Bulk duplicate scan over all unmerged accounts. A pair is returned when the accounts share a name key (medcrm.account_name_key) in the same city; share a tax id; have very similar keys in the same city (trigram similarity >= (1 + min_similarity) / 2, same numbers); or share a contact phone or e-mail and have similar keys (>= min_similarity in the same city, or >= min_similarity / 2). similarity is the trigram similarity of the keys; reasons lists the evidence (same_name, similar_name, tax_id, phone, email, same_city).';
 COMMENT ON FUNCTION medcrm.find_similar_accounts(text, text, real) IS
     'Accounts whose name key is similar to that of name (trigram index), optionally in one city: the check before creating an account.';
 REVOKE ALL ON FUNCTION medcrm.find_duplicate_accounts(real) FROM PUBLIC;

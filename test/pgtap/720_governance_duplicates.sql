@@ -2,11 +2,17 @@
 -- pairs on a crafted set), the stored candidates with dismissal, and the
 -- similar-name lookup through the trigram index.
 BEGIN;
-SELECT plan(20);
+SELECT plan(26);
 
 SELECT is(medcrm.account_name_key(n), k, format('name key of %s is %s', n, k))
-  FROM (VALUES ('杭州市第一人民医院', '杭州市第一人民'),
-               ('杭州市第一人民医院有限公司', '杭州市第一人民'),
+  FROM (VALUES ('杭州市第一人民医院', '杭州第1人民'),
+               ('杭州市第一人民医院有限公司', '杭州第1人民'),
+               ('杭州 第１人民医院', '杭州第1人民'),
+               ('浙江省第十二人民医院', '浙江第12人民'),
+               ('温州医科大学附属第二医院', '温州医大附属第2'),
+               ('华康医疗器械(杭州)有限公司', '华康医疗器械杭州'),
+               ('杭州华康口腔诊所（总部）', '杭州华康口腔诊所'),
+               ('第一百零五', '第105'),
                ('Ｍｅｄｉｔｅｃｈ　Co., Ltd.', 'meditech'),
                ('MEDITECH co ltd', 'meditech'),
                ('Medco', 'medco'),
