@@ -45,7 +45,8 @@ SELECT format('merge %s: account %s merged into %s, %s child rows moved (%s)', m
               (SELECT string_agg(table_name || ' ' || n, ', ') FROM
                  (SELECT table_name, count(*) AS n FROM medcrm.account_merge_row WHERE merge_id = m.id GROUP BY 1 ORDER BY 1) s))
   FROM medcrm.account_merge m WHERE m.id = :merge_id;
-SELECT format('unmerge: %s rows restored; accounts identical to before: %s', medcrm.unmerge_accounts(:merge_id),
+SELECT format('unmerge: %s rows restored', medcrm.unmerge_accounts(:merge_id));
+SELECT format('accounts identical to before the merge: %s',
               (SELECT md5(string_agg(a::text, '|' ORDER BY a.id)) FROM medcrm.account a) = (SELECT d FROM before));
 ROLLBACK;
 SQL

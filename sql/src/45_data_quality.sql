@@ -57,7 +57,7 @@ SELECT 'contact_phone_without_consent', 'warning', 'contact', c.id, c.account_id
   JOIN medcrm.account AS a ON a.id OPERATOR(pg_catalog.=) c.account_id
  WHERE c.phone IS NOT NULL AND c.consent_at IS NULL AND a.merged_into IS NULL
 UNION ALL
-SELECT 'device_without_warranty_date', 'warning', 'installed_device', d.id, d.account_id,
+SELECT 'device_without_warranty_end', 'warning', 'installed_device', d.id, d.account_id,
        pg_catalog.format('Installed device %s (serial %s) has no warranty end date.', d.id, d.serial_no),
        'Set installed_device.warranty_ends from the sales contract; warranty reminders and service coverage need it.'
   FROM medcrm.installed_device AS d
@@ -65,14 +65,14 @@ SELECT 'device_without_warranty_date', 'warning', 'installed_device', d.id, d.ac
  WHERE d.warranty_ends IS NULL AND d.status OPERATOR(pg_catalog.<>) 'retired' AND a.merged_into IS NULL
 UNION ALL
 -- impossible values
-SELECT 'contract_ends_before_start', 'error', 'contract', k.id, k.account_id,
+SELECT 'contract_ends_before_starts', 'error', 'contract', k.id, k.account_id,
        pg_catalog.format('Contract %s ends on %s, before it starts on %s.', k.contract_no, k.ends_on, k.starts_on),
        'Correct contract.starts_on or contract.ends_on; renewal reminders count back from ends_on.'
   FROM medcrm.contract AS k
   JOIN medcrm.account AS a ON a.id OPERATOR(pg_catalog.=) k.account_id
  WHERE k.ends_on OPERATOR(pg_catalog.<) k.starts_on AND a.merged_into IS NULL
 UNION ALL
-SELECT 'invoice_paid_more_than_invoiced', 'error', 'invoice', i.id, i.account_id,
+SELECT 'invoice_overpaid', 'error', 'invoice', i.id, i.account_id,
        pg_catalog.format('Invoice %s is paid %s but invoiced only %s.', i.id, i.paid_amount, i.amount),
        'Correct invoice.paid_amount (record an overpayment as a credit note instead); the collection rate uses it.'
   FROM medcrm.invoice AS i
@@ -151,7 +151,7 @@ SELECT 'expired_certificate_active_distributor', 'error', 'certificate', ce.id, 
                       AND n.kind OPERATOR(pg_catalog.=) ce.kind
                       AND n.valid_to OPERATOR(pg_catalog.>=) CURRENT_DATE);
 COMMENT ON VIEW medcrm.v_data_quality IS
-    'Open data-quality findings: one row per finding (finding_code, table_name, row_id), with a stable code and a fix hint. Codes: hospital_without_grade, contact_phone_without_consent, device_without_warranty_date (warnings: missing fields); contract_ends_before_start, invoice_paid_more_than_invoiced, invoice_due_before_issue, device_warranty_ends_before_install, work_order_resolved_before_reported, visit_ends_before_start, opportunity_closed_before_opened, certificate_valid_to_before_from (errors: impossible values); suspected_duplicate (warning, from the last medcrm.scan_duplicates()); expired_certificate_active_distributor (error). Merged accounts produce no findings.';
+    'Open data-quality findings: one row per finding (finding_code, table_name, row_id), with a stable code and a fix hint. Codes: hospital_without_grade, contact_phone_without_consent, device_without_warranty_end (warnings: missing fields); contract_ends_before_starts, invoice_overpaid, invoice_due_before_issue, device_warranty_ends_before_install, work_order_resolved_before_reported, visit_ends_before_start, opportunity_closed_before_opened, certificate_valid_to_before_from (errors: impossible values); suspected_duplicate (warning, from the last medcrm.scan_duplicates()); expired_certificate_active_distributor (error). Merged accounts produce no findings.';
 COMMENT ON COLUMN medcrm.v_data_quality.finding_code IS 'Stable code of the check, e.g. hospital_without_grade.';
 COMMENT ON COLUMN medcrm.v_data_quality.severity IS 'error (impossible value) or warning (missing or suspicious value).';
 COMMENT ON COLUMN medcrm.v_data_quality.table_name IS 'Table of the offending row (unqualified name in schema medcrm, e.g. account).';

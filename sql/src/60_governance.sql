@@ -138,7 +138,7 @@ pair AS (
 -- keys looked up by primary key: a join of the materialised acc with itself
 -- has no statistics and can go quadratic
 scored AS (
-    SELECT p.a, p.b, %1$I.similarity(x.k, y.k) AS sim,
+    SELECT p.a, p.b, %1$I.similarity(x.k, y.k) AS sim, char_length(x.k) AS len_a, char_length(y.k) AS len_b,
            CASE WHEN x.city = y.city THEN p.reasons || 'same_city'::text ELSE p.reasons END AS reasons
       FROM pair AS p
       CROSS JOIN LATERAL (SELECT medcrm.account_name_key(a.name) AS k, nullif(lower(btrim(a.city)), '') AS city
@@ -150,9 +150,11 @@ SELECT s.a, s.b, s.sim, s.reasons
   FROM scored AS s
  WHERE 'same_name' = ANY (s.reasons)
     OR 'tax_id' = ANY (s.reasons)
-    -- similar names alone must be very similar: one different character in a
-    -- short Chinese name is as often another company as a typo
-    OR ('similar_name' = ANY (s.reasons) AND s.sim >= (1 + min_similarity) / 2)
+    -- similar names alone must be very similar and differ in length by one
+    -- character at most (a typo): one different or repeated word in a short
+    -- Chinese name is as often another company as a typo
+    OR ('similar_name' = ANY (s.reasons) AND s.sim >= (1 + min_similarity) / 2
+        AND abs(s.len_a - s.len_b) <= 1)
     OR (('phone' = ANY (s.reasons) OR 'email' = ANY (s.reasons))
         AND (s.sim >= min_similarity / 2 OR 'similar_name' = ANY (s.reasons)))
  ORDER BY s.a, s.b
@@ -190,7 +192,7 @@ END
 $trgm$;
 
 COMMENT ON FUNCTION medcrm.find_duplicate_accounts(real) IS
-    'Bulk duplicate scan over all unmerged accounts. A pair is returned when the accounts share a name key (medcrm.account_name_key) in the same city; share a tax id; have very similar keys in the same city (trigram similarity >= (1 + min_similarity) / 2, same numbers); or share a contact phone or e-mail and have similar keys (>= min_similarity in the same city, or >= min_similarity / 2). similarity is the trigram similarity of the keys; reasons lists the evidence (same_name, similar_name, tax_id, phone, email, same_city).';
+    'Bulk duplicate scan over all unmerged accounts. A pair is returned when the accounts share a name key (medcrm.account_name_key) in the same city; share a tax id; have very similar keys in the same city (trigram similarity >= (1 + min_similarity) / 2, same numbers, lengths differing by one character at most); or share a contact phone or e-mail and have similar keys (>= min_similarity in the same city, or >= min_similarity / 2). similarity is the trigram similarity of the keys; reasons lists the evidence (same_name, similar_name, tax_id, phone, email, same_city).';
 COMMENT ON FUNCTION medcrm.find_similar_accounts(text, text, real) IS
     'Accounts whose name key is similar to that of name (trigram index), optionally in one city: the check before creating an account.';
 REVOKE ALL ON FUNCTION medcrm.find_duplicate_accounts(real) FROM PUBLIC;

@@ -59,6 +59,8 @@ SELECT n, c.zh, c.py, (n / 60)::int + 1 AS k,
        || CASE WHEN n >= 240000 THEN (n / 240000)::text ELSE '' END AS brand_py
   FROM generate_series(0, :n - 1) AS n
   JOIN city c ON c.cid = n % 60;
+CREATE INDEX ON base (n);
+ANALYZE base;
 ALTER TABLE base ADD COLUMN name text;
 UPDATE base SET name = CASE kind
     WHEN 'hospital' THEN zh || '市第' || pg_temp.cn(k) || (ARRAY['人民医院','中心医院','中医医院','妇幼保健院'])[1 + k % 4]

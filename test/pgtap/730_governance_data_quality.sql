@@ -44,10 +44,10 @@ INSERT INTO medcrm.duplicate_candidate (account_a, account_b, similarity, reason
 SELECT set_eq($$SELECT finding_code, table_name, row_id, account_id FROM medcrm.v_data_quality$$,
   $$VALUES ('hospital_without_grade', 'account', 920001::bigint, 920001::bigint),
            ('contact_phone_without_consent', 'contact', 920001, 900001),
-           ('device_without_warranty_date', 'installed_device', 920001, 900001),
+           ('device_without_warranty_end', 'installed_device', 920001, 900001),
            ('device_warranty_ends_before_install', 'installed_device', 920002, 900001),
-           ('contract_ends_before_start', 'contract', 920001, 900001),
-           ('invoice_paid_more_than_invoiced', 'invoice', 920001, 900001),
+           ('contract_ends_before_starts', 'contract', 920001, 900001),
+           ('invoice_overpaid', 'invoice', 920001, 900001),
            ('invoice_due_before_issue', 'invoice', 920002, 900001),
            ('work_order_resolved_before_reported', 'work_order', 920001, 900001),
            ('visit_ends_before_start', 'visit', 920001, 900001),
@@ -64,9 +64,9 @@ SELECT is_empty($$SELECT finding_code FROM medcrm.v_data_quality
 SELECT is_empty($$SELECT finding_code, table_name, row_id FROM medcrm.v_data_quality
                    GROUP BY 1, 2, 3 HAVING count(*) > 1$$,
                 'finding_code, table_name and row_id identify a finding');
-SELECT is((SELECT severity FROM medcrm.v_data_quality WHERE finding_code = 'invoice_paid_more_than_invoiced'), 'error',
+SELECT is((SELECT severity FROM medcrm.v_data_quality WHERE finding_code = 'invoice_overpaid'), 'error',
           'impossible values are errors');
-SELECT is((SELECT detail FROM medcrm.v_data_quality WHERE finding_code = 'contract_ends_before_start'),
+SELECT is((SELECT detail FROM medcrm.v_data_quality WHERE finding_code = 'contract_ends_before_starts'),
           'Contract DQ-BACKWARDS ends on 2025-12-31, before it starts on 2026-01-01.', 'the detail names the row and values');
 
 -- Findings of a merged account disappear with the merge.
