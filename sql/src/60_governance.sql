@@ -250,7 +250,6 @@ CREATE TABLE medcrm.account_merge (
     unmerged_at    timestamptz,
     unmerged_by    name,
     unmerge_reason text,
-    CONSTRAINT account_merge_not_self CHECK (keep_id <> dup_id),
     CONSTRAINT account_merge_unmerged_check CHECK ((unmerged_at IS NULL) = (unmerged_by IS NULL))
 );
 CREATE INDEX account_merge_keep_id_idx ON medcrm.account_merge (keep_id);

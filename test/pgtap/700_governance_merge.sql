@@ -91,10 +91,10 @@ SELECT throws_ok($$SELECT medcrm.merge_accounts(900010, NULL, 'x')$$, '22004',
 SELECT throws_ok($$SELECT medcrm.merge_accounts(900010, 12345678, 'x')$$, 'P0002',
                  'account 12345678 does not exist', 'a missing account is refused');
 
-SELECT lives_ok($$SELECT medcrm.merge_accounts(900010, 900001, 'same hospital, confirmed by finance')$$,
+SELECT lives_ok($$CREATE TEMP TABLE m1 AS SELECT medcrm.merge_accounts(900010, 900001, 'same hospital, confirmed by finance') AS id$$,
                 'merge_accounts(keep, dup, reason) runs');
-SELECT is((SELECT max(id) FROM medcrm.account_merge WHERE keep_id = 900010 AND dup_id = 900001 AND unmerged_at IS NULL),
-          (SELECT max(id) FROM medcrm.account_merge), 'the merge is logged');
+SELECT is((SELECT keep_id || ' ' || dup_id || ' ' || reason FROM medcrm.account_merge WHERE id = (SELECT id FROM m1) AND unmerged_at IS NULL),
+          '900010 900001 same hospital, confirmed by finance', 'the merge is logged under the id it returned');
 SELECT is((SELECT merged_into FROM medcrm.account WHERE id = 900001), 900010::bigint, 'dup.merged_into is the survivor');
 SELECT is((SELECT sum(n)::int FROM (
              SELECT (xpath('/row/n/text()', query_to_xml(
@@ -111,10 +111,10 @@ SELECT is((SELECT parent_id FROM medcrm.account WHERE id = 900011), 900010::bigi
           'a child account of the duplicate now belongs to the survivor');
 SELECT is((SELECT parent_id FROM medcrm.account WHERE id = 900010), NULL::bigint,
           'the survivor, a child of the duplicate, does not become its own parent');
-SELECT is((SELECT rows_moved FROM medcrm.account_merge ORDER BY id DESC LIMIT 1),
-          (SELECT count(*) FROM medcrm.account_merge_row WHERE merge_id = (SELECT max(id) FROM medcrm.account_merge)),
+SELECT is((SELECT rows_moved FROM medcrm.account_merge WHERE id = (SELECT id FROM m1)),
+          (SELECT count(*) FROM medcrm.account_merge_row WHERE merge_id = (SELECT id FROM m1)),
           'rows_moved counts the recorded rows');
-SELECT is((SELECT count(*)::int FROM medcrm.account_merge_row WHERE merge_id = (SELECT max(id) FROM medcrm.account_merge)),
+SELECT is((SELECT count(*)::int FROM medcrm.account_merge_row WHERE merge_id = (SELECT id FROM m1)),
           18, 'every referencing row was recorded: 15 fixture rows, 2 child accounts, the extra row');
 SELECT is((SELECT array_agg(DISTINCT reason) FROM seen_reason), ARRAY['same hospital, confirmed by finance'],
           'the merge''s changes carry its reason (medcrm.reason) for the audit trail');
@@ -127,21 +127,23 @@ SELECT throws_ok($$SELECT medcrm.merge_accounts(900010, 900001, 'again')$$, '550
                  'merging a merged account again is refused');
 
 -- a second merge into the survivor, then undo in the wrong order
-SELECT lives_ok($$SELECT medcrm.merge_accounts(900011, 900010, 'chain test')$$, 'the survivor can be merged on');
-SELECT throws_ok(format('SELECT medcrm.unmerge_accounts(%s)', (SELECT min(id) FROM medcrm.account_merge WHERE unmerged_at IS NULL)),
-                 '55000', NULL, 'an earlier merge cannot be undone while a later one moved its survivor away');
-SELECT is(medcrm.unmerge_accounts((SELECT max(id) FROM medcrm.account_merge)) > 0, true, 'the later merge is undone first');
-SELECT cmp_ok(medcrm.unmerge_accounts((SELECT max(id) FROM medcrm.account_merge WHERE unmerged_at IS NULL)), '>', 0::bigint,
-              'then the first merge is undone');
+SELECT lives_ok($$CREATE TEMP TABLE m2 AS SELECT medcrm.merge_accounts(900011, 900010, 'chain test') AS id$$,
+                'the survivor can be merged on');
+SELECT throws_ok(format('SELECT medcrm.unmerge_accounts(%s)', (SELECT id FROM m1)), '55000',
+                 format('merge %s cannot be undone before merge %s', (SELECT id FROM m1), (SELECT id FROM m2)),
+                 'an earlier merge cannot be undone while a later one moved its survivor away');
+SELECT cmp_ok(medcrm.unmerge_accounts((SELECT id FROM m2)), '>', 0::bigint, 'the later merge is undone first');
+SELECT cmp_ok(medcrm.unmerge_accounts((SELECT id FROM m1)), '>', 0::bigint, 'then the first merge is undone');
 
 SELECT set_eq($$SELECT * FROM pg_temp.row_digests()$$, $$SELECT * FROM before_merge$$,
               'after unmerge every row of every table is exactly as before (row digests)');
 SELECT is((SELECT merged_into FROM medcrm.account WHERE id = 900001), NULL::bigint, 'the duplicate is no longer merged');
-SELECT throws_ok(format('SELECT medcrm.unmerge_accounts(%s)', (SELECT max(id) FROM medcrm.account_merge)),
-                 '55000', NULL, 'a merge cannot be undone twice');
+SELECT throws_ok(format('SELECT medcrm.unmerge_accounts(%s)', (SELECT id FROM m1)),
+                 '55000', format('merge %s was already undone', (SELECT id FROM m1)), 'a merge cannot be undone twice');
 SELECT throws_ok($$SELECT medcrm.unmerge_accounts(987654)$$, 'P0002', 'merge 987654 does not exist',
                  'an unknown merge id is refused');
-SELECT is((SELECT count(*)::int FROM medcrm.account_merge WHERE unmerged_at IS NOT NULL), 2, 'both merges are marked undone');
+SELECT is((SELECT count(*)::int FROM medcrm.account_merge WHERE id IN ((SELECT id FROM m1), (SELECT id FROM m2)) AND unmerged_at IS NOT NULL),
+          2, 'both merges are marked undone');
 
 SELECT * FROM finish();
 ROLLBACK;
