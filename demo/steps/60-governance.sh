@@ -64,3 +64,15 @@ if [ "$(psql_q "SELECT to_regclass('medcrm_demo.planted_problem') IS NOT NULL")"
                  SELECT FROM medcrm.v_data_quality q WHERE q.table_name = p.table_name AND q.row_id = p.row_id)), count(*))
             FROM medcrm_demo.planted_problem p"
 fi
+
+# GS1 UDIs of the installed base: every one parses and agrees with batch, serial and GTIN.
+psql_q "SELECT format('   UDIs: %s installed devices carry one, %s parse and agree with batch_no, serial_no and the product GTIN',
+               count(*), count(*) FILTER (WHERE u.lot IS NOT DISTINCT FROM d.batch_no
+                                            AND u.serial IS NOT DISTINCT FROM d.serial_no
+                                            AND (p.gtin IS NULL OR u.gtin = p.gtin)))
+          FROM medcrm.installed_device d JOIN medcrm.product p ON p.id = d.product_id
+          CROSS JOIN LATERAL medcrm.parse_udi(d.udi) u
+         WHERE d.udi IS NOT NULL"
+psql_q "SELECT format('   e.g. %s -> gtin %s, lot %s, serial %s, made %s, expires %s', d.udi, u.gtin, u.lot, u.serial, u.manufactured, u.expiry)
+          FROM medcrm.installed_device d CROSS JOIN LATERAL medcrm.parse_udi(d.udi) u
+         WHERE d.udi IS NOT NULL ORDER BY d.id LIMIT 1"
