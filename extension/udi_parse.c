@@ -80,7 +80,9 @@ set_error(UdiResult *r, UdiErrorKind kind, const char *element,
 static void
 describe_char(unsigned char c, char *buf, size_t buflen)
 {
-	if (c >= 0x21 && c <= 0x7e)
+	if (c == ' ')
+		snprintf(buf, buflen, "a space");
+	else if (c >= 0x21 && c <= 0x7e)
 		snprintf(buf, buflen, "\"%c\"", c);
 	else
 		snprintf(buf, buflen, "byte 0x%02X", c);
@@ -460,6 +462,14 @@ udi_parse(const char *input, size_t len, UdiResult *r)
 			set_error(r, UDI_ERR_SYNTAX, NULL, "invalid UDI syntax",
 					  "Use NULL for a device without a UDI.",
 					  "The UDI has no element after its symbology identifier or separator.");
+			return false;
+		}
+		/* a bare GTIN-14, a common data-entry slip */
+		if (len == UDI_GTIN_LEN && all_digits(s, len))
+		{
+			set_error(r, UDI_ERR_SYNTAX, NULL, "invalid UDI syntax",
+					  "Write the GTIN as the element (01), e.g. (01)09506000134352.",
+					  "The UDI is 14 digits without an application identifier.");
 			return false;
 		}
 		ok = parse_separated(s, len, r, seen);

@@ -368,7 +368,9 @@ BEGIN
         RAISE EXCEPTION 'cannot merge into account %: it was merged into account %', keep_id, keep_row.merged_into
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'A merged account is no longer a survivor.',
-                  HINT = format('Merge into the survivor instead: medcrm.merge_accounts(%s, %s, ...).', keep_row.merged_into, dup_id);
+                  HINT = CASE WHEN keep_row.merged_into = dup_id
+                              THEN format('Account %s was merged into account %s; to reverse that, undo the merge with medcrm.unmerge_accounts().', keep_id, dup_id)
+                              ELSE format('Merge into the survivor instead: medcrm.merge_accounts(%s, %s, ...).', keep_row.merged_into, dup_id) END;
     END IF;
     IF dup_row.merged_into IS NOT NULL THEN
         SELECT m.id INTO prior FROM medcrm.account_merge AS m
@@ -654,11 +656,18 @@ BEGIN
         END IF;
         RETURN acc_id;
     EXCEPTION WHEN check_violation OR not_null_violation OR foreign_key_violation THEN
-        GET STACKED DIAGNOSTICS cname = CONSTRAINT_NAME, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+        GET STACKED DIAGNOSTICS cname = CONSTRAINT_NAME, msg = MESSAGE_TEXT, det = COLUMN_NAME;
+        SELECT format('The payload breaks constraint %s on %s: %s.', c.conname,
+                      (SELECT string_agg(a.attname, ', ' ORDER BY a.attnum) FROM pg_attribute AS a
+                        WHERE a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)),
+                      pg_get_constraintdef(c.oid))
+          INTO det
+          FROM pg_constraint AS c
+         WHERE c.conrelid = 'medcrm.account'::regclass AND c.conname = cname;
         RAISE EXCEPTION 'invalid account data from % key %', source, external_id
             USING ERRCODE = 'check_violation',
-                  DETAIL = msg || coalesce(' ' || nullif(det, ''), ''),
-                  HINT = format('Correct the value that constraint %s refuses; \d+ medcrm.account describes every column.', coalesce(nullif(cname, ''), '(not null)'));
+                  DETAIL = coalesce(det, msg || '.'),
+                  HINT = 'Correct that value in the payload (or send the missing field).';
     END;
 END
 $fn$;
