@@ -386,6 +386,9 @@ BEGIN
     INSERT INTO medcrm.account_merge (keep_id, dup_id, reason, dup_updated_at)
     VALUES (keep_id, dup_id, reason, dup_row.updated_at)
     RETURNING id INTO mid;
+    -- lets triggers that freeze rows (e.g. submitted visits) recognise the
+    -- merge's re-pointing of account references; checkable in account_merge
+    PERFORM set_config('medcrm.merge_id', mid::text, true);
 
     FOR ref IN SELECT * FROM medcrm.account_references() LOOP
         IF ref.key_columns IS NULL THEN
@@ -420,6 +423,7 @@ BEGIN
 
     UPDATE medcrm.account AS a SET merged_into = keep_id WHERE a.id = dup_id;
     UPDATE medcrm.account_merge AS m SET rows_moved = total WHERE m.id = mid;
+    PERFORM set_config('medcrm.merge_id', '', true);
     RETURN mid;
 END
 $fn$;
@@ -468,6 +472,7 @@ BEGIN
       WHERE a.id IN (m.keep_id, m.dup_id) ORDER BY a.id FOR UPDATE;
     PERFORM set_config('medcrm.reason',
                        coalesce(nullif(btrim(unmerge_accounts.reason), ''), format('undo merge %s: %s', m.id, m.reason)), true);
+    PERFORM set_config('medcrm.merge_id', m.id::text, true);
 
     FOR grp IN
         SELECT r.table_name, r.column_name, ar.key_columns, ar.has_updated_at
@@ -508,6 +513,7 @@ BEGIN
     UPDATE medcrm.account_merge AS am
        SET unmerged_at = now(), unmerged_by = session_user, unmerge_reason = nullif(btrim(unmerge_accounts.reason), '')
      WHERE am.id = m.id;
+    PERFORM set_config('medcrm.merge_id', '', true);
     RETURN total;
 END
 $fn$;

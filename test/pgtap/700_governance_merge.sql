@@ -3,7 +3,7 @@
 -- covered), is audited with its reason, refuses impossible merges, and
 -- unmerge_accounts restores every row exactly (compared row by row).
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 \ir ../fixtures/one_row_each.sql
 
 -- A table added after medcrm (by a later capability or the DBA) is covered too.
@@ -57,7 +57,7 @@ CREATE TEMP TABLE before_merge AS SELECT * FROM pg_temp.row_digests();
 CREATE TEMP TABLE seen_reason (reason text);
 CREATE FUNCTION pg_temp.capture_reason() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO seen_reason VALUES (current_setting('medcrm.reason', true));
+  INSERT INTO seen_reason VALUES (current_setting('medcrm.reason', true) || ' / ' || current_setting('medcrm.merge_id', true));
   RETURN NULL;
 END $$;
 CREATE TRIGGER regress_capture_reason AFTER UPDATE ON medcrm.contact
@@ -116,8 +116,9 @@ SELECT is((SELECT rows_moved FROM medcrm.account_merge WHERE id = (SELECT id FRO
           'rows_moved counts the recorded rows');
 SELECT is((SELECT count(*)::int FROM medcrm.account_merge_row WHERE merge_id = (SELECT id FROM m1)),
           18, 'every referencing row was recorded: 15 fixture rows, 2 child accounts, the extra row');
-SELECT is((SELECT array_agg(DISTINCT reason) FROM seen_reason), ARRAY['same hospital, confirmed by finance'],
-          'the merge''s changes carry its reason (medcrm.reason) for the audit trail');
+SELECT is((SELECT array_agg(DISTINCT reason) FROM seen_reason), ARRAY['same hospital, confirmed by finance / ' || (SELECT id FROM m1)],
+          'the merge''s changes carry its reason (medcrm.reason) for the audit trail and its id (medcrm.merge_id)');
+SELECT is(current_setting('medcrm.merge_id', true), '', 'medcrm.merge_id is empty again after the merge');
 
 SELECT throws_ok($$SELECT medcrm.merge_accounts(900001, 900011, 'x')$$, '55000',
                  'cannot merge into account 900001: it was merged into account 900010',
