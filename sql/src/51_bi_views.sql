@@ -425,8 +425,10 @@ SELECT r.id AS recall_id, p.model_code, p.name AS product_name, r.class, r.statu
   LEFT JOIN LATERAL (
         SELECT count(*) AS n
           FROM medcrm.installed_device AS d
+          JOIN medcrm.account AS a ON a.id = d.account_id
          WHERE d.product_id = r.product_id AND d.batch_no = ANY (r.batch_nos)
-           AND (r.serial_nos IS NULL OR d.serial_no = ANY (r.serial_nos))) AS dv ON true
+           AND (r.serial_nos IS NULL OR d.serial_no = ANY (r.serial_nos))
+           AND a.merged_into IS NULL) AS dv ON true
   LEFT JOIN LATERAL (
         SELECT count(*) AS n,
                count(*) FILTER (WHERE t.status = 'done') AS n_done,
@@ -450,7 +452,7 @@ COMMENT ON COLUMN medcrm.v_recall_progress.batch_nos IS 'Recalled batch (lot) nu
 COMMENT ON COLUMN medcrm.v_recall_progress.serial_nos IS 'Recalled serial numbers when the recall is narrower than the batches (NULL = whole batches).';
 COMMENT ON COLUMN medcrm.v_recall_progress.opened_at IS 'When the recall was opened.';
 COMMENT ON COLUMN medcrm.v_recall_progress.closed_at IS 'When the recall was closed.';
-COMMENT ON COLUMN medcrm.v_recall_progress.affected_devices IS 'Installed devices of the product in the recalled batches (and serials), any status.';
+COMMENT ON COLUMN medcrm.v_recall_progress.affected_devices IS 'Installed devices of the product in the recalled batches (and serials), any status, of accounts not merged.';
 COMMENT ON COLUMN medcrm.v_recall_progress.actions IS 'recall_action tasks of the recall.';
 COMMENT ON COLUMN medcrm.v_recall_progress.actions_done IS 'Of them done.';
 COMMENT ON COLUMN medcrm.v_recall_progress.actions_open IS 'Of them open.';
