@@ -69,6 +69,8 @@ RETURNS TABLE (period_from date, period_to date, kpi text, tier text, region tex
                numerator numeric, denominator numeric, value numeric)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- hash tables over a million accounts: keep them in memory, not on disk
+SET work_mem = '256MB'
 AS $fn$
 DECLARE
     n      integer;
@@ -128,7 +130,7 @@ BEGIN
     -- Period index of a date d in [starts[1], ends[n]): width_bucket(d, starts) - 1.
     -- Periods whose trailing window holds d: width_bucket(d, ends) .. width_bucket(d, w12) - 1.
     RETURN QUERY EXECUTE $q$
-WITH acct AS MATERIALIZED (
+WITH acct AS NOT MATERIALIZED (
     SELECT a.id,
            coalesce(a.tier_override, a.tier, '(none)') AS tier,
            coalesce(a.region, '(none)') AS region,
