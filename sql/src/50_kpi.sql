@@ -130,7 +130,7 @@ BEGIN
     -- Period index of a date d in [starts[1], ends[n]): width_bucket(d, starts) - 1.
     -- Periods whose trailing window holds d: width_bucket(d, ends) .. width_bucket(d, w12) - 1.
     RETURN QUERY EXECUTE $q$
-WITH acct AS NOT MATERIALIZED (
+WITH acct AS MATERIALIZED (
     SELECT a.id,
            coalesce(a.tier_override, a.tier, '(none)') AS tier,
            coalesce(a.region, '(none)') AS region,
