@@ -18,4 +18,6 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	medcrm_scoring_init();
+	medcrm_audit_init();
 }
