@@ -433,7 +433,8 @@ on_batch(void *arg, const PGresult *res, bool first)
 static bool
 write_note(sheet_state *st, lxw_row_t r, const char *text)
 {
-	worksheet_set_column(st->ws, 0, 0, 90, NULL);
+	if (st->ncols == 0)			/* no table: give the note room */
+		worksheet_set_column(st->ws, 0, 0, 90, NULL);
 	return write_text(st, r, 0, text, st->e->fmt_note);
 }
 

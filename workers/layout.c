@@ -456,6 +456,43 @@ parse_charts(ctx *c, layout_sheet *s, const cJSON *arr, const char *place)
 	return true;
 }
 
+/* "sql": one string, or an array of lines (joined with newlines) for readability */
+static bool
+get_sql(ctx *c, const cJSON *obj, const char *place, char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "sql");
+	const cJSON *line;
+	char		where[600];
+	size_t		len = 1;
+	int			i = 0;
+
+	*out = NULL;
+	if (v == NULL || !cJSON_IsArray(v))
+		return get_string(c, obj, "sql", place, true, out);
+	snprintf(where, sizeof(where), "%s.sql", place);
+	cJSON_ArrayForEach(line, v)
+	{
+		if (!cJSON_IsString(line))
+		{
+			char		w2[700];
+
+			snprintf(w2, sizeof(w2), "%s[%d]", where, i);
+			return fail(c, w2, "Write the query as a string or as an array of strings (lines).", "expected a string%s", NULL);
+		}
+		len += strlen(line->valuestring) + 1;
+		i++;
+	}
+	if (i == 0)
+		return fail(c, where, "Write the query of the sheet.", "must not be empty%s", NULL);
+	*out = xcalloc(len, 1);
+	cJSON_ArrayForEach(line, v)
+	{
+		strcat(*out, line->valuestring);
+		strcat(*out, "\n");
+	}
+	return true;
+}
+
 static bool
 valid_sheet_name(const char *name)
 {
@@ -483,7 +520,7 @@ parse_sheet(ctx *c, layout_sheet *s, const cJSON *obj, const char *place)
 		!get_string(c, obj, "name", place, true, &s->name) ||
 		!get_string(c, obj, "title", place, false, &s->title) ||
 		!get_string(c, obj, "description", place, false, &s->description) ||
-		!get_string(c, obj, "sql", place, true, &s->sql) ||
+		!get_sql(c, obj, place, &s->sql) ||
 		!get_string(c, obj, "empty_note", place, false, &s->empty_note) ||
 		!get_bool(c, obj, "freeze", place, true, &s->freeze) ||
 		!get_bool(c, obj, "autofilter", place, true, &s->autofilter))
