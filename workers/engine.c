@@ -237,6 +237,12 @@ start_part(sheet_state *st)
 		e->exit_code = EXIT_FAILURE_;
 		return false;
 	}
+	/* printable as a manager would: A4 landscape, one page wide, header repeated */
+	worksheet_set_paper(st->ws, 9);
+	worksheet_set_landscape(st->ws);
+	worksheet_fit_to_pages(st->ws, 1, 0);
+	worksheet_repeat_rows(st->ws, HEADER_ROW, HEADER_ROW);
+	worksheet_set_footer(st->ws, "&L&8medcrm &A&R&8Page &P of &N");
 	worksheet_set_column(st->ws, 0, 0, 14, NULL);
 	if (!write_text(st, TITLE_ROW, 0, ls->title ? ls->title : ls->name, e->fmt_title))
 		return false;
@@ -541,13 +547,21 @@ add_charts(sheet_state *st, lxw_worksheet *ws)
 		chart_title_set_name(chart, lc->title);
 		if (!pie)
 		{
+			/* a bar chart lies on its side: its value axis is the x axis */
+			bool		bar = lc->kind == CHART_BAR;
+			lxw_chart_axis *cat_axis = bar ? chart->y_axis : chart->x_axis;
+			lxw_chart_axis *val_axis = bar ? chart->x_axis : chart->y_axis;
+
 			if (lc->x_title)
-				chart_axis_set_name(chart->x_axis, lc->x_title);
+				chart_axis_set_name(cat_axis, lc->x_title);
 			if (lc->y_title)
-				chart_axis_set_name(chart->y_axis, lc->y_title);
+				chart_axis_set_name(val_axis, lc->y_title);
 			if (lc->y_format != FMT_AUTO && excel_formats[lc->y_format])
-				chart_axis_set_num_format(chart->y_axis, excel_formats[lc->y_format]);
-			chart_axis_major_gridlines_set_visible(chart->y_axis, LXW_TRUE);
+				chart_axis_set_num_format(val_axis, lc->y_format == FMT_PERCENT
+										  ? "0%" : excel_formats[lc->y_format]);
+			chart_axis_major_gridlines_set_visible(val_axis, LXW_TRUE);
+			if (bar)
+				chart_axis_set_reverse(cat_axis);	/* first row on top, as in the table */
 		}
 		chart_legend_set_position(chart, (lc->nseries == 1 && !pie)
 								  ? LXW_CHART_LEGEND_NONE : LXW_CHART_LEGEND_BOTTOM);
