@@ -130,6 +130,18 @@ db_source_exists(PGconn *conn, const char *name, report_error *err)
 	return r;
 }
 
+/* The result of the query sent last (drained, so that the next one can be sent). */
+static PGresult *
+next_result(PGconn *conn)
+{
+	PGresult   *res = PQgetResult(conn);
+	PGresult   *extra;
+
+	while ((extra = PQgetResult(conn)) != NULL)
+		PQclear(extra);
+	return res;
+}
+
 static bool
 missing_state(const char *state)
 {
@@ -167,11 +179,24 @@ db_stream(PGconn *conn, const char *sql, const char *const *params, int nparams,
 	}
 	PQclear(res);
 	snprintf(fetch, sizeof(fetch), "FETCH FORWARD %d FROM medcrm_report_cursor", fetch_rows);
+
+	/*
+	 * Double buffering: the next FETCH is sent before the current batch is
+	 * written, so that the server produces rows while the workbook is being
+	 * written (two cores busy instead of one waiting for the other).
+	 */
+	if (!PQsendQueryParams(conn, fetch, 0, NULL, NULL, NULL, NULL, 0))
+	{
+		pq_error(err, "query failed", conn, NULL);
+		status = DB_ERROR;
+		goto rollback;
+	}
 	for (;;)
 	{
 		int			n;
+		bool		more;
 
-		res = PQexecParams(conn, fetch, 0, NULL, NULL, NULL, NULL, 0);
+		res = next_result(conn);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		{
 			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -182,15 +207,25 @@ db_stream(PGconn *conn, const char *sql, const char *const *params, int nparams,
 			goto rollback;
 		}
 		n = PQntuples(res);
+		more = n == fetch_rows;
+		if (more && !PQsendQueryParams(conn, fetch, 0, NULL, NULL, NULL, NULL, 0))
+		{
+			pq_error(err, "query failed", conn, NULL);
+			PQclear(res);
+			status = DB_ERROR;
+			goto rollback;
+		}
 		if ((n > 0 || first) && !cb(arg, res, first))
 		{
 			PQclear(res);
+			if (more)
+				PQclear(next_result(conn));	/* the FETCH in flight */
 			status = DB_ABORTED;
 			goto rollback;
 		}
 		first = false;
 		PQclear(res);
-		if (n < fetch_rows)
+		if (!more)
 			break;
 	}
 	if (!exec_ok(conn, "CLOSE medcrm_report_cursor", err) ||
