@@ -89,4 +89,12 @@ want="compliance-$(date -d "$(date +%Y-%m-01) -1 month" +%Y-%m).xlsx"
 [ -f "$WORK/$want" ] || fail "default output $want missing: $(ls "$WORK")"
 echo "ok - default period and name ($want)"
 expect_eq "quiet when stderr is not a terminal" "" "$(cat "$WORK/stderr")"
+
+# progress on stderr when it is a terminal (script(1) provides one)
+if command -v script >/dev/null; then
+  script -qec "medcrm-report run compliance -d $db -o '$WORK/tty.xlsx'" /dev/null >"$WORK/tty.log" 2>&1 || true
+  grep -q "sheet Audit trail" "$WORK/tty.log" && grep -q "wrote $WORK/tty.xlsx" "$WORK/tty.log" \
+    || fail "no progress on a terminal: $(cat "$WORK/tty.log")"
+  echo "ok - progress (sheet, rows) on a terminal"
+fi
 dropdb $db
