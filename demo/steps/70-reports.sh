@@ -25,7 +25,9 @@ for name in ("kpi", "compliance"):
         if str(a4).startswith("source"):
             parts.append(f"{ws.title}: not installed")
         else:
-            rows = sum(1 for _ in ws.iter_rows(min_row=5, values_only=True))
+            # data rows have several values; an empty sheet has only its note
+            rows = sum(1 for r in ws.iter_rows(min_row=5, values_only=True)
+                       if sum(v is not None for v in r) > 1)
             parts.append(f"{ws.title}: {rows}")
     print(f"   {name}.xlsx ({os.path.getsize(path) // 1024} kB, {frm} to {to}, exclusive) — " + ", ".join(parts))
 PY
