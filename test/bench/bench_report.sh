@@ -41,7 +41,7 @@ ratio() { awk -v a="$1" -v b="$2" -v d="$3" 'BEGIN { printf "%.*f", d, (b > 0 ? 
 # measure NAME CMD...: wall seconds and peak RSS (kB) into $work/NAME
 measure() {
   local name=$1; shift
-  /usr/bin/time -f '%e %M' -o "$work/$name" "$@" >/dev/null 2>"$work/$name.err" \
+  /usr/bin/time -f '%e %M %U %S' -o "$work/$name" "$@" >/dev/null 2>"$work/$name.err" \
     || { cat "$work/$name.err" "$work/$name" >&2; echo "bench_report: $name failed" >&2; exit 1; }
   tail -n 1 "$work/$name"
 }
@@ -49,15 +49,17 @@ measure() {
 for n in 100000 1000000; do
   query="SELECT id, logged_at, login, table_name, op, row_id, amount, due_on, reason FROM public.bench_report_rows WHERE id <= $n ORDER BY id"
   printf '{"report": "bench", "title": "Detail", "sheets": [{"name": "Detail", "sql": "%s"}]}\n' "$query" >"$work/bench.json"
-  read -r copy_s copy_kb < <(measure "copy-$n" "$work/copy_csv" "$query" "$work/rows.csv")
-  read -r rep_s rep_kb < <(measure "report-$n" medcrm-report run bench --layout "$work/bench.json" -o "$work/rows.xlsx")
-  line="   $n rows: COPY CSV ${copy_s} s ($(du -k "$work/rows.csv" | cut -f1) kB), medcrm-report ${rep_s} s ($(du -k "$work/rows.xlsx" | cut -f1) kB, peak RSS ${rep_kb} kB)"
+  read -r copy_s copy_kb _ _ < <(measure "copy-$n" "$work/copy_csv" "$query" "$work/rows.csv")
+  read -r rep_s rep_kb rep_u rep_sys < <(measure "report-$n" medcrm-report run bench --layout "$work/bench.json" -o "$work/rows.xlsx")
+  rep_cpu=$(awk -v u="$rep_u" -v s="$rep_sys" 'BEGIN { printf "%.2f", u + s }')
+  line="   $n rows: COPY CSV ${copy_s} s ($(du -k "$work/rows.csv" | cut -f1) kB), medcrm-report ${rep_s} s (CPU ${rep_cpu} s, $(du -k "$work/rows.xlsx" | cut -f1) kB, peak RSS ${rep_kb} kB)"
   line="$line, ratio $(ratio "$rep_s" "$copy_s" 1)x"
   if [ $have_py = 1 ]; then
-    read -r py_s py_kb < <(measure "python-$n" /usr/bin/python3 test/bench/xlsxwriter_baseline.py "$query" "$work/py.xlsx")
+    read -r py_s py_kb _ _ < <(measure "python-$n" /usr/bin/python3 test/bench/xlsxwriter_baseline.py "$query" "$work/py.xlsx")
     line="$line; Python XlsxWriter ${py_s} s (peak RSS ${py_kb} kB), ratio $(ratio "$py_s" "$copy_s" 1)x"
   fi
   echo "$line"
   eval "rss_$n=$rep_kb"
 done
+echo "   load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   medcrm-report peak RSS 1M / 100k rows: $(ratio "$rss_1000000" "$rss_100000" 2) (${rss_1000000} kB at 1M rows)"
