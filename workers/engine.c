@@ -39,6 +39,7 @@ typedef struct engine
 	report_error *err;
 	lxw_workbook *wb;
 	lxw_format *fmt[FMT_COUNT_];
+	lxw_format *fmt_signed[FMT_COUNT_];	/* "+0.0%;-0.0%;0.0%" … */
 	lxw_format *fmt_title;
 	lxw_format *fmt_subtitle;
 	lxw_format *fmt_header;
@@ -67,6 +68,7 @@ typedef struct sheet_state
 	int			ncols;			/* result columns */
 	unsigned int *types;		/* per result column */
 	col_format *formats;		/* per result column */
+	bool	   *is_signed;		/* per result column */
 	char	  **headers;		/* per result column */
 	int		   *out_col;		/* result column → sheet column, -1 = not written */
 	int			row_format_col; /* result column naming the row's format, or -1 */
@@ -108,6 +110,21 @@ make_formats(engine *e)
 		if (excel_formats[i])
 			format_set_num_format(e->fmt[i], excel_formats[i]);
 		format_set_align(e->fmt[i], LXW_ALIGN_VERTICAL_TOP);
+	}
+	for (int i = 0; i < FMT_COUNT_; i++)
+	{
+		char		signed_fmt[128];
+		const char *p = excel_formats[i] ? excel_formats[i] : "General";
+
+		if (i == FMT_DATE || i == FMT_DATETIME || i == FMT_MONTH || i == FMT_TEXT)
+		{
+			e->fmt_signed[i] = e->fmt[i];
+			continue;
+		}
+		snprintf(signed_fmt, sizeof(signed_fmt), "+%s;-%s;%s", p, p, p);
+		e->fmt_signed[i] = workbook_add_format(e->wb);
+		format_set_num_format(e->fmt_signed[i], signed_fmt);
+		format_set_align(e->fmt_signed[i], LXW_ALIGN_VERTICAL_TOP);
 	}
 	e->fmt_title = workbook_add_format(e->wb);
 	format_set_bold(e->fmt_title);
@@ -187,28 +204,76 @@ default_format(unsigned int typoid)
 	}
 }
 
-static double
-auto_width(const char *header, unsigned int typoid, col_format f)
+/* characters of a UTF-8 string */
+static size_t
+utf8_chars(const char *s)
 {
-	double		w = (double) strlen(header) + 3;
-	double		min;
+	size_t		n = 0;
 
+	for (; *s; s++)
+		n += ((unsigned char) *s & 0xC0) != 0x80;
+	return n;
+}
+
+/*
+ * A readable width for a column without a declared one: the longest word of
+ * the (wrapping) header, the widest value of the first batch of rows, or the
+ * width a date needs; at most 60 characters (longer text is cut off, not
+ * wrapped, so that rows keep one line).
+ */
+static double
+auto_width(const char *header, unsigned int typoid, col_format f,
+		   const PGresult *res, int col)
+{
+	double		w = 8;
+	size_t		word = 0;
+
+	for (const char *p = header;; p++)
+	{
+		if (*p == ' ' || *p == '\0')
+		{
+			if (word + 3 > w)
+				w = word + 3;
+			word = 0;
+			if (*p == '\0')
+				break;
+		}
+		else if (((unsigned char) *p & 0xC0) != 0x80)
+			word++;
+	}
 	switch (f == FMT_AUTO ? default_format(typoid) : f)
 	{
 		case FMT_DATETIME:
-			min = 17;
-			break;
+			return w < 17 ? 17 : w;
 		case FMT_DATE:
-			min = 11;
-			break;
+			return w < 11 ? 11 : w;
 		case FMT_MONTH:
-			min = 10;
-			break;
+			return w < 10 ? 10 : w;
 		default:
-			min = cell_kind_for_type(typoid) == CELL_STRING ||
-				cell_kind_for_type(typoid) == CELL_ARRAY ? 18 : 11;
+			break;
 	}
-	return w < min ? min : (w > 60 ? 60 : w);
+	if (res)
+	{
+		int			n = PQntuples(res);
+		bool		number = cell_kind_for_type(typoid) == CELL_NUMBER;
+
+		for (int r = 0; r < n; r++)
+		{
+			double		len;
+
+			if (PQgetisnull(res, r, col))
+				continue;
+			if (cell_kind_for_type(typoid) == CELL_ARRAY)
+				len = (double) utf8_chars(PQgetvalue(res, r, col)) * 1.1;
+			else
+				len = (double) utf8_chars(PQgetvalue(res, r, col));
+			/* thousands separators, unit suffixes */
+			len += number ? 4 : 2;
+			if (len > w)
+				w = len;
+		}
+	}
+	return w > 60 ? 60 : w;
 }
 
 static bool
@@ -246,9 +311,12 @@ start_part(sheet_state *st)
 	worksheet_set_column(st->ws, 0, 0, 14, NULL);
 	if (!write_text(st, TITLE_ROW, 0, ls->title ? ls->title : ls->name, e->fmt_title))
 		return false;
-	snprintf(sub, sizeof(sub), "%s%sPeriod %s%s",
+	snprintf(sub, sizeof(sub), "%s%sPeriod %s%s%s%s",
 			 ls->description ? ls->description : "", ls->description ? "  ·  " : "",
-			 e->period_text, st->part > 1 ? "  ·  continued" : "");
+			 e->period_text,
+			 strstr(ls->sql, "$3") ? ", compared with " : "",
+			 strstr(ls->sql, "$3") ? e->previous_text : "",
+			 st->part > 1 ? "  ·  continued" : "");
 	if (!write_text(st, SUBTITLE_ROW, 0, sub, e->fmt_subtitle))
 		return false;
 	st->row = HEADER_ROW;
@@ -256,7 +324,7 @@ start_part(sheet_state *st)
 }
 
 static bool
-write_header(sheet_state *st)
+write_header(sheet_state *st, const PGresult *res)
 {
 	for (int i = 0; i < st->ncols; i++)
 	{
@@ -266,7 +334,7 @@ write_header(sheet_state *st)
 		if (st->out_col[i] < 0)
 			continue;
 		w = (lc && lc->width > 0) ? lc->width
-			: auto_width(st->headers[i], st->types[i], st->formats[i]);
+			: auto_width(st->headers[i], st->types[i], st->formats[i], res, i);
 		worksheet_set_column(st->ws, st->out_col[i], st->out_col[i], w, NULL);
 		if (!write_text(st, HEADER_ROW, st->out_col[i], st->headers[i], st->e->fmt_header))
 			return false;
@@ -309,6 +377,7 @@ describe(sheet_state *st, const PGresult *res)
 	st->ncols = n;
 	st->types = xcalloc(n, sizeof(unsigned int));
 	st->formats = xcalloc(n, sizeof(col_format));
+	st->is_signed = xcalloc(n, sizeof(bool));
 	st->headers = xcalloc(n, sizeof(char *));
 	st->out_col = xcalloc(n, sizeof(int));
 	st->row_format_col = -1;
@@ -319,6 +388,7 @@ describe(sheet_state *st, const PGresult *res)
 		{
 			st->headers[i] = xstrdup(ls->columns[i].header);
 			st->formats[i] = ls->columns[i].format;
+			st->is_signed[i] = ls->columns[i].is_signed;
 			if (ls->columns[i].row_format)
 			{
 				st->row_format_col = i;
@@ -333,7 +403,7 @@ describe(sheet_state *st, const PGresult *res)
 		st->out_col[i] = out++;
 	}
 	st->nout = out;
-	return write_header(st);
+	return write_header(st, res);
 }
 
 static bool
@@ -341,7 +411,7 @@ write_value(sheet_state *st, lxw_row_t r, int i, const char *v, col_format f)
 {
 	engine	   *e = st->e;
 	lxw_col_t	c = (lxw_col_t) st->out_col[i];
-	lxw_format *fmt = e->fmt[f];
+	lxw_format *fmt = st->is_signed[i] ? e->fmt_signed[f] : e->fmt[f];
 	cell_kind	kind = cell_kind_for_type(st->types[i]);
 
 	if (f == FMT_TEXT)
@@ -410,7 +480,7 @@ on_batch(void *arg, const PGresult *res, bool first)
 		{
 			/* Excel's limit: continue on "<name> (2)" */
 			st->part++;
-			if (!start_part(st) || !write_header(st))
+			if (!start_part(st) || !write_header(st, NULL))
 				return false;
 		}
 		if (st->row_format_col >= 0 && !PQgetisnull(res, r, st->row_format_col))
@@ -562,6 +632,13 @@ add_charts(sheet_state *st, lxw_worksheet *ws)
 			chart_axis_major_gridlines_set_visible(val_axis, LXW_TRUE);
 			if (bar)
 				chart_axis_set_reverse(cat_axis);	/* first row on top, as in the table */
+			/* dates on the category axis as dates, not serial numbers */
+			{
+				col_format cf = st->formats[lc->categories];
+
+				if (cf == FMT_DATE || cf == FMT_DATETIME || cf == FMT_MONTH)
+					chart_axis_set_num_format(cat_axis, cf == FMT_MONTH ? "mmm yy" : excel_formats[cf]);
+			}
 		}
 		chart_legend_set_position(chart, (lc->nseries == 1 && !pie)
 								  ? LXW_CHART_LEGEND_NONE : LXW_CHART_LEGEND_BOTTOM);
@@ -587,6 +664,7 @@ free_sheet_state(sheet_state *st)
 	free(st->headers);
 	free(st->types);
 	free(st->formats);
+	free(st->is_signed);
 	free(st->out_col);
 }
 

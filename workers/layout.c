@@ -215,7 +215,7 @@ column_ref(ctx *c, const layout_sheet *s, const cJSON *v, const char *where, int
 static bool
 parse_columns(ctx *c, layout_sheet *s, const cJSON *arr, const char *place)
 {
-	static const char *const keys[] = {"header", "width", "format", "row_format", NULL};
+	static const char *const keys[] = {"header", "width", "format", "row_format", "signed", NULL};
 	int			n = 0;
 	int			nrowfmt = 0;
 	const cJSON *item;
@@ -235,7 +235,8 @@ parse_columns(ctx *c, layout_sheet *s, const cJSON *arr, const char *place)
 			!get_string(c, item, "header", where, true, &col->header) ||
 			!get_number(c, item, "width", where, 1, 255, 0, &col->width) ||
 			!get_format(c, item, "format", where, &col->format) ||
-			!get_bool(c, item, "row_format", where, false, &col->row_format))
+			!get_bool(c, item, "row_format", where, false, &col->row_format) ||
+			!get_bool(c, item, "signed", where, false, &col->is_signed))
 			return false;
 		for (int i = 0; i < n; i++)
 			if (strcmp(s->columns[i].header, col->header) == 0)

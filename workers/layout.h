@@ -60,8 +60,9 @@ typedef enum chart_kind
 typedef struct layout_column
 {
 	char	   *header;
-	double		width;			/* characters; 0 = from the header */
+	double		width;			/* characters; 0 = from header and data */
 	col_format	format;
+	bool		is_signed;		/* numbers shown with + or - (changes) */
 	bool		row_format;		/* not written: names the format of FMT_BY_ROW cells */
 } layout_column;
 

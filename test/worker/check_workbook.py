@@ -143,7 +143,7 @@ def main():
             n = 0
             bad = []
             for r in range(FIRST_DATA_ROW, ws.max_row + 1):
-                key = ws.cell(r, 6).value
+                key = ws.cell(r, 6).value  # "KPI key"
                 if not key:
                     continue
                 for col, (a, b) in ((2, (p1, p2)), (3, (p3, p4))):
