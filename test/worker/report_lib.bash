@@ -2,6 +2,9 @@
 # shellcheck disable=SC1091
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
+# The suite runner feeds the list of tests on stdin: never read it.
+exec </dev/null
+
 # Debian's python3: openpyxl and psycopg2 come from Debian packages.
 PY=/usr/bin/python3
 REPORT_FROM=2026-10-01
