@@ -83,4 +83,25 @@ grep -q '^Tier,Accounts,Share,Active accounts,Average score,"Gross margin, 12 mo
 echo "ok - LibreOffice reads the Tiers header"
 grep -q ',=1+2$' "$WORK/csv-compliance/compliance-Audit trail.csv" || fail "LibreOffice evaluated or lost '=1+2'"
 echo "ok - LibreOffice keeps '=1+2' as text"
+
+# the worker's own login: a member of medcrm_reporter only, no superuser
+psql -X -q -v ON_ERROR_STOP=1 -d $db <<'SQL'
+DROP ROLE IF EXISTS regress_report_worker;
+CREATE ROLE regress_report_worker LOGIN IN ROLE medcrm_reporter;
+SQL
+for r in kpi compliance; do
+  medcrm-report run $r -d "dbname=$db user=regress_report_worker" --from $REPORT_FROM --to $REPORT_TO \
+    -o "$WORK/$r-reporter.xlsx" 2>"$WORK/stderr" || { cat "$WORK/stderr"; fail "run $r as a medcrm_reporter login"; }
+  $PY - "$WORK/$r.xlsx" "$WORK/$r-reporter.xlsx" <<'PY' || fail "$r as medcrm_reporter differs from $r as superuser"
+import sys, openpyxl
+def cells(path):
+    wb = openpyxl.load_workbook(path)
+    # rows that hold the time of the run itself are left out
+    return [(ws.title, [r for r in ws.iter_rows(min_row=3, values_only=True) if r[0] != "Verified at"])
+            for ws in wb.worksheets]
+sys.exit(cells(sys.argv[1]) != cells(sys.argv[2]))
+PY
+  echo "ok - $r as a medcrm_reporter login: the same sheets"
+done
 dropdb $db
+psql -X -q -d postgres -c 'DROP ROLE regress_report_worker'
