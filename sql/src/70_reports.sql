@@ -50,7 +50,8 @@ GRANT EXECUTE ON FUNCTION medcrm.request_report(text, date, date)
 GRANT SELECT ON medcrm.account, medcrm.product, medcrm.installed_device,
     medcrm.opportunity, medcrm.sales_order, medcrm.invoice, medcrm.contract,
     medcrm.work_order, medcrm.service_team, medcrm.sla_policy, medcrm.recall,
-    medcrm.certificate, medcrm.complaint, medcrm.task, medcrm.tier_history,
+    medcrm.certificate, medcrm.complaint, medcrm.task, medcrm.tier_history, medcrm.visit,
+    medcrm.sample_loan, medcrm.tier_model, medcrm.rule,
     medcrm.audit_log, medcrm.sensitive_access_log TO medcrm_reporter;
 
 -- The views and functions of the other capabilities, where installed.
