@@ -51,4 +51,20 @@ small=$(tail -n 1 "$WORK/rss-40k"); large=$(tail -n 1 "$WORK/rss-400k")
 echo "# peak RSS: ${small} kB at 40,000 rows, ${large} kB at 400,000 rows"
 [ "$large" -le $(( small * 11 / 10 )) ] || fail "peak memory grows with rows: $small kB -> $large kB"
 echo "ok - peak memory does not grow with rows"
+
+# more rows than Excel's 1,048,576 continue on "Rows (2)", header repeated
+cat >"$WORK/long.json" <<'JSON'
+{"report": "long", "title": "Long", "sheets": [{"name": "Rows", "sql": "SELECT g AS n FROM generate_series(1, 1048600) AS g"}]}
+JSON
+medcrm-report run long --layout "$WORK/long.json" -o "$out/long.xlsx" || fail "a sheet longer than Excel's limit"
+$PY - "$out/long.xlsx" <<'PY' || fail "continuation sheet"
+import sys, openpyxl
+wb = openpyxl.load_workbook(sys.argv[1], read_only=True)
+assert wb.sheetnames == ["Rows", "Rows (2)"], wb.sheetnames
+first = list(wb["Rows"].iter_rows(min_row=1048576, max_row=1048576, values_only=True))[0][0]
+second = list(wb["Rows (2)"].iter_rows(min_row=4, values_only=True))
+assert first == 1048572, first
+assert second[0][0] == "N" and second[1][0] == 1048573 and second[-1][0] == 1048600 and len(second) == 29, second[:2]
+print("ok - rows beyond Excel's limit continue on \"Rows (2)\" under the same header")
+PY
 dropdb $db
