@@ -203,9 +203,3 @@ cell_format_array(const char *s, char *buf, size_t buflen)
 	buf[o < buflen ? o : buflen - 1] = '\0';
 	return *p == '}';
 }
-
-bool
-cell_looks_like_formula(const char *s)
-{
-	return s != NULL && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@');
-}

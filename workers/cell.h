@@ -44,7 +44,5 @@ extern bool cell_parse_datetime(const char *s, cell_datetime *out);
  * the literal is not an array.
  */
 extern bool cell_format_array(const char *s, char *buf, size_t buflen);
-/* True when Excel would take this text for a formula if it were typed in. */
-extern bool cell_looks_like_formula(const char *s);
 
 #endif
