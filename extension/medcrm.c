@@ -18,4 +18,5 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	medcrm_scoring_init();
 }

@@ -4,4 +4,7 @@
 #ifndef MEDCRM_H
 #define MEDCRM_H
 
+/* scoring_sql.c: settings of tier scoring */
+extern void medcrm_scoring_init(void);
+
 #endif							/* MEDCRM_H */
