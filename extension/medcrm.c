@@ -19,4 +19,5 @@ void
 _PG_init(void)
 {
 	medcrm_scoring_init();
+	medcrm_audit_init();
 }

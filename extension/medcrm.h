@@ -6,5 +6,7 @@
 
 /* scoring_sql.c: settings of tier scoring */
 extern void medcrm_scoring_init(void);
+/* audit.c: settings of the audit trail (medcrm.reason, retention). */
+extern void medcrm_audit_init(void);
 
 #endif							/* MEDCRM_H */

@@ -324,7 +324,8 @@ ALTER TABLE medcrm.tier_model ENABLE ALWAYS TRIGGER tier_model_restore_active;
 -- ---------------------------------------------------------------------------
 -- Tier history: every change of an account's effective tier
 -- (tier_override when set, else the computed tier), whether it comes from
--- rescore() or from a manual override. Statement-level with transition tables,
+-- rescore() or from a manual override. An account inserted with a tier
+-- (an import, a restore) is not a change: its history starts with the next one. Statement-level with transition tables,
 -- so a rescore of a million accounts is one INSERT ... SELECT. The rules
 -- capability turns tier_history rows into tier_change tasks.
 -- ---------------------------------------------------------------------------
@@ -358,28 +359,6 @@ CREATE TRIGGER account_tier_history_update AFTER UPDATE ON medcrm.account
     REFERENCING OLD TABLE AS medcrm_old NEW TABLE AS medcrm_new
     FOR EACH STATEMENT EXECUTE FUNCTION medcrm.account_tier_history_update();
 
-CREATE FUNCTION medcrm.account_tier_history_insert() RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-    INSERT INTO medcrm.tier_history (account_id, old_tier, new_tier, score, model_id, reason)
-    SELECT n.id, NULL, COALESCE(n.tier_override, n.tier), n.tier_score,
-           CASE WHEN n.tier_override IS NULL THEN n.tier_model_id END,
-           CASE WHEN n.tier_override IS NOT NULL
-                THEN 'override: ' || n.tier_override_reason ELSE 'inserted' END
-      FROM medcrm_new AS n
-     WHERE COALESCE(n.tier_override, n.tier) IS NOT NULL;
-    RETURN NULL;
-END
-$fn$;
-COMMENT ON FUNCTION medcrm.account_tier_history_insert() IS
-    'AFTER INSERT statement trigger of medcrm.account: an account inserted with a tier (or a manual override) gets its first medcrm.tier_history row.';
-REVOKE ALL ON FUNCTION medcrm.account_tier_history_insert() FROM PUBLIC;
-CREATE TRIGGER account_tier_history_insert AFTER INSERT ON medcrm.account
-    REFERENCING NEW TABLE AS medcrm_new
-    FOR EACH STATEMENT EXECUTE FUNCTION medcrm.account_tier_history_insert();
 
 -- ---------------------------------------------------------------------------
 -- The default model (shipped, active after CREATE EXTENSION)

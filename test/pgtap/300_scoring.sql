@@ -398,6 +398,8 @@ SELECT results_eq($$SELECT step, result FROM hostile ORDER BY step$$,
            (3, '6'), (4, '0'), (5, '1')$$,
   'under a hostile search_path (an = on bigint that raises): score, explain, rescore twice, factors');
 
+-- Row-level security: a sales role scores only accounts of its territory.
+INSERT INTO medcrm.sales_territory (role, region) SELECT 'medcrm_sales', region FROM medcrm.account WHERE id = 3011;
 SET LOCAL ROLE medcrm_sales;
 SELECT is(medcrm.score_account(3011, 301, '2026-07-01'), 50.000, 'medcrm_sales may score');
 SELECT throws_ok($$SELECT medcrm.rescore()$$, '42501', NULL, 'medcrm_sales may not rescore');
