@@ -45,6 +45,8 @@ BEGIN;
 SET LOCAL session_replication_role = replica;  -- reset by COMMIT
 SET LOCAL client_min_messages = warning;
 SET LOCAL work_mem = '256MB';
+SET LOCAL temp_buffers = '1GB';  -- before the first temporary table of the session
+SET LOCAL jit = off;              -- compiling these long expressions costs more than it saves
 SET LOCAL synchronous_commit = off;
 SET LOCAL TimeZone = 'Asia/Shanghai';
 
@@ -350,11 +352,12 @@ WITH b AS (
                         ELSE '1' END END AS grade
     FROM b JOIN city_slot cs ON cs.slot = floor(pg_temp.r(n, 1) * 1000)::int
 )
+, h AS (
 SELECT n, kind, cid, grade, false AS is_dup, NULL::int AS orig_n, NULL::text AS variant,
        exp(CASE kind WHEN 'group' THEN 1.0 WHEN 'clinic' THEN -0.2 WHEN 'distributor' THEN 2.2 WHEN 'agent' THEN 1.0
                      ELSE CASE grade WHEN '3A' THEN 3.1 WHEN '3B' THEN 2.4 WHEN '3C' THEN 2.0 WHEN '2A' THEN 1.7
                                      WHEN '2B' THEN 1.3 WHEN '2C' THEN 1.0 WHEN '1' THEN 0.2 ELSE 1.0 END END
-           + 0.95 * pg_temp.z(n, 3)) AS size,
+           + 0.8 * pg_temp.z(n, 3)) AS size,
        CASE WHEN kind = 'group' THEN 'active'
             WHEN kind IN ('hospital', 'clinic') THEN
               CASE WHEN pg_temp.r(n, 4) < 0.14 THEN 'prospect' WHEN pg_temp.r(n, 4) < 0.21 THEN 'churned'
@@ -362,13 +365,11 @@ SELECT n, kind, cid, grade, false AS is_dup, NULL::int AS orig_n, NULL::text AS 
             ELSE CASE WHEN pg_temp.r(n, 4) < 0.05 THEN 'prospect' WHEN pg_temp.r(n, 4) < 0.13 THEN 'churned'
                       WHEN pg_temp.r(n, 4) < 0.23 THEN 'at_risk' ELSE 'active' END END AS lifecycle,
        row_number() OVER (PARTITION BY cid, kind ORDER BY n) AS k_city
-  FROM g;
-
+  FROM g
+)
 -- Names, unique per real account: the k-th account of its kind in its city.
-ALTER TABLE acc0 ADD COLUMN name text, ADD COLUMN english boolean NOT NULL DEFAULT false;
-UPDATE acc0 a SET
-  english = a.kind IN ('distributor', 'agent') AND pg_temp.r(a.n, 5) < 0.12,
-  name = CASE
+SELECT a.*,
+  CASE
     WHEN a.kind = 'hospital' AND a.grade IN ('3A', '3B', '3C') THEN
       c.zh || (ARRAY['市第' || pg_temp.cn(a.k_city) || '人民医院', '医科大学附属第' || pg_temp.cn(a.k_city) || '医院',
                      '市第' || pg_temp.cn(a.k_city) || '中心医院'])[1 + a.k_city % 3]
@@ -396,8 +397,9 @@ UPDATE acc0 a SET
                       || CASE WHEN a.k_city > 20 THEN lower(w.brand_py[1 + ((a.k_city - 1) / 20) % 20]) ELSE '' END
                       || CASE WHEN a.k_city > 420 THEN ((a.k_city - 1) / 400)::text ELSE '' END AS brp
                  FROM word w) x)
-  END
-  FROM city c WHERE c.cid = a.cid;
+  END AS name,
+  a.kind IN ('distributor', 'agent') AND pg_temp.r(a.n, 5) < 0.12 AS english
+  FROM h a JOIN city c ON c.cid = a.cid;
 
 SELECT count(*) AS n_grp FROM acc0 WHERE kind = 'group' \gset
 -- Planted near-duplicates: another spelling of a hospital, clinic, distributor
@@ -442,12 +444,13 @@ CREATE TEMP TABLE grp ON COMMIT DROP AS
 SELECT c.region, row_number() OVER (PARTITION BY c.region ORDER BY a.n)::int - 1 AS k, a.n,
        count(*) OVER (PARTITION BY c.region)::int AS cnt
   FROM acc0 a JOIN city c USING (cid) WHERE a.kind = 'group';
+CREATE INDEX ON grp (region, k);
+ANALYZE grp;
 
 -- The full plan: attributes, activity window, row counts and id offsets.
 CREATE TEMP TABLE acc1 ON COMMIT DROP AS
 SELECT a.*, c.region, c.province, c.city, c.zh, c.area, c.lat, c.lon,
-       CASE WHEN a.is_dup THEN :'anchor_d'::date - 10 - floor(pg_temp.r(a.n, 20) * 700)::int
-            WHEN a.lifecycle = 'prospect' THEN :'anchor_d'::date - 1 - floor(pg_temp.r(a.n, 20) * 540)::int
+       CASE WHEN a.lifecycle = 'prospect' THEN :'anchor_d'::date - 1 - floor(pg_temp.r(a.n, 20) * 540)::int
             WHEN a.lifecycle = 'churned' OR a.kind = 'group' OR pg_temp.r(a.n, 21) < 0.7
               THEN :'win_start'::date - 1 - floor(pg_temp.r(a.n, 22) * 1460)::int
             ELSE :'win_start'::date + floor(pg_temp.r(a.n, 22) * (:'anchor_d'::date - :'win_start'::date - 90))::int
@@ -457,9 +460,10 @@ SELECT a.*, c.region, c.province, c.city, c.zh, c.area, c.lat, c.lon,
              AND pg_temp.r(a.n, 24) < CASE a.grade WHEN '3A' THEN 0.5 WHEN '3B' THEN 0.45 WHEN '2A' THEN 0.35
                                                    WHEN '2B' THEN 0.25 ELSE 0.1 END
             THEN (SELECT g.n FROM grp g WHERE g.region = c.region
-                     AND g.k = floor(pg_temp.r(a.n, 25) * g.cnt)::int) END AS parent_n,
+                     AND g.k = floor(pg_temp.r(a.n, 25) * gc.cnt)::int) END AS parent_n,
        floor(pg_temp.r(a.n, 50) * 15)::int AS rot
-  FROM acc0 a JOIN city c USING (cid);
+  FROM acc0 a JOIN city c USING (cid)
+  LEFT JOIN (SELECT region, count(*)::int AS cnt FROM grp GROUP BY region) gc ON gc.region = c.region;
 -- A duplicate belongs to the same group as its original.
 UPDATE acc1 d SET parent_n = o.parent_n FROM acc1 o WHERE d.is_dup AND o.n = d.orig_n;
 
@@ -467,12 +471,13 @@ CREATE TEMP TABLE acc ON COMMIT DROP AS
 WITH f AS (
   SELECT a.*,
          CASE WHEN a.created >= :'win_start'::date THEN mc.cum_lo ELSE 0 END AS lo_frac,
-         CASE WHEN a.churned_on IS NOT NULL THEN mh.cum_lo ELSE 1 END AS hi_frac,
+         CASE WHEN a.churned_on IS NOT NULL THEN greatest(mh.cum_lo, CASE WHEN a.created >= :'win_start'::date THEN mc.cum_lo ELSE 0 END)
+              ELSE 1 END AS hi_frac,
          a.lifecycle <> 'prospect' AND a.kind <> 'group' AS buying
     FROM acc1 a
     LEFT JOIN month mc ON a.created BETWEEN mc.m_start AND mc.m_end
     LEFT JOIN month mh ON a.churned_on BETWEEN mh.m_start AND mh.m_end
-), c AS (
+), c0 AS (
   SELECT f.*,
          :b_acc + f.n AS id,
          CASE WHEN kind = 'hospital' THEN
@@ -501,14 +506,18 @@ WITH f AS (
                + pg_temp.r(n, 57))::int AS n_visit,
          CASE WHEN kind IN ('hospital', 'clinic') THEN floor(0.05 * power(size, 0.4) + pg_temp.r(n, 58)) ELSE 0 END::int AS n_loan
     FROM f
+), c AS (
+  SELECT c0.*,
+         CASE WHEN kind IN ('hospital', 'clinic') THEN n_dept + floor(n_dept * 0.6 * pg_temp.r(n, 59))
+              WHEN kind = 'group' THEN 1 + floor(pg_temp.r(n, 59) * 2)
+              ELSE 2 + floor(pg_temp.r(n, 59) * 3) END::int AS n_con
+    FROM c0
 )
 SELECT c.*,
        CASE WHEN is_dup AND pg_temp.r(n, 67) < 0.5 THEN NULL
             WHEN pg_temp.r(n, 67) < 0.03 THEN NULL
             ELSE 'rep_' || lower(region) END AS owner_role,
-       CASE WHEN kind IN ('hospital', 'clinic') THEN n_dept + floor(n_dept * 0.6 * pg_temp.r(n, 59))
-            WHEN kind = 'group' THEN 1 + floor(pg_temp.r(n, 59) * 2)
-            ELSE 2 + floor(pg_temp.r(n, 59) * 3) END::int AS n_con,
+       sum(n_con) OVER w - n_con AS off_con,
        sum(n_dept) OVER w - n_dept AS off_dept,
        sum(n_dev) OVER w - n_dev AS off_dev,
        sum(n_opp) OVER w - n_opp AS off_opp,
@@ -517,10 +526,7 @@ SELECT c.*,
        sum(n_visit) OVER w - n_visit AS off_visit,
        sum(n_loan) OVER w - n_loan AS off_loan
   FROM c WINDOW w AS (ORDER BY n);
-ALTER TABLE acc ADD COLUMN off_con bigint;
-UPDATE acc a SET off_con = x.off FROM (SELECT n, sum(n_con) OVER (ORDER BY n) - n_con AS off FROM acc) x WHERE x.n = a.n;
 ALTER TABLE acc ADD PRIMARY KEY (n);
-ANALYZE acc;
 
 -- ---------------------------------------------------------------------------
 -- Accounts.
@@ -557,11 +563,11 @@ SELECT a.id, a.kind, a.name, :b_acc + a.parent_n, a.region, a.province, a.city, 
        pg_temp.at(greatest(a.created, :'anchor_d'::date - 1 - floor(pg_temp.r(a.n, 69) * 400)::int), 540 + pg_temp.r(a.n, 68) * 480)
   FROM acc a
   CROSS JOIN LATERAL (
+    -- a duplicate has the kind and city of its original, hence its prefix
     SELECT x.tax_id_own, CASE WHEN a.is_dup THEN
-             (SELECT CASE k.kind WHEN 'hospital' THEN '12' WHEN 'clinic' THEN '52' ELSE '91' END || k.area
-                     || lpad(((a.orig_n::bigint * 7919 + 104729) % 1000000000)::text, 9, '0')
-                     || (((a.orig_n::bigint * 7919 + 104729) % 1000000000) % 10)::text
-                FROM acc k WHERE k.n = a.orig_n) END AS tax_id
+             CASE a.kind WHEN 'hospital' THEN '12' WHEN 'clinic' THEN '52' ELSE '91' END || a.area
+             || lpad(((a.orig_n::bigint * 7919 + 104729) % 1000000000)::text, 9, '0')
+             || (((a.orig_n::bigint * 7919 + 104729) % 1000000000) % 10)::text END AS tax_id
       FROM (SELECT CASE a.kind WHEN 'hospital' THEN '12' WHEN 'clinic' THEN '52' ELSE '91' END || a.area
                    || lpad(((a.n::bigint * 7919 + 104729) % 1000000000)::text, 9, '0')
                    || (((a.n::bigint * 7919 + 104729) % 1000000000) % 10)::text AS tax_id_own) x) o
@@ -718,6 +724,19 @@ SELECT 'device_without_warranty_end', 'installed_device', id FROM medcrm.install
 SELECT count(*) AS n_devprod FROM dev_rank \gset
 CREATE TEMP TABLE opp ON COMMIT DROP AS
 SELECT o.*,
+  round((price * CASE WHEN price >= 1000000 THEN 1
+                      WHEN cons_pn IS NOT NULL THEN 20 + floor(pg_temp.r(ol, 119) * 60 * power(size, 0.5))
+                      ELSE 1 + floor(pg_temp.r(ol, 119) * least(30, 1 + power(size, 0.5))) END
+        * (0.85 + 0.2 * pg_temp.r(ol, 120)))::numeric, -2) AS amount,
+  CASE WHEN decided AND won THEN 'won' WHEN decided THEN 'lost'
+       ELSE (ARRAY['lead', 'qualified', 'demo', 'trial', 'tender', 'negotiation'])
+            [1 + floor(least(0.999, (:'anchor_d'::date - opened_pipe)::float8 / (cycle * 1.3) * pg_temp.r(ol, 121) * 1.6) * 6)::int] END AS stage,
+  coalesce(opened_dec, opened_pipe) AS opened_on,
+  CASE WHEN decided THEN d_date END AS closed_on,
+  CASE WHEN decided THEN d_date + floor((pg_temp.r(ol, 122) - 0.6) * 40)::int
+       ELSE opened_pipe + cycle END AS expected_close
+  FROM (
+SELECT o.*,
        CASE WHEN o.decided THEN o.d_date - o.cycle END AS opened_dec,
        CASE WHEN NOT o.decided THEN :'anchor_d'::date - floor(pg_temp.r(o.ol, 116) * o.cycle * 1.3)::int END AS opened_pipe
   FROM (
@@ -737,7 +756,7 @@ SELECT o.*,
       FROM acc a
       CROSS JOIN LATERAL generate_series(1, a.n_opp) k
       JOIN dev_rank dr ON dr.rk = 1 + floor(:n_devprod * power(pg_temp.r(a.off_opp + k, 114),
-                                   greatest(0.2, least(8, 3.3 * power(a.size, -0.55)))))::int
+                                   greatest(0.6, least(6, 3.5 * power(a.size, -0.3)))))::int
       JOIN cons c ON c.ck = floor(pg_temp.r(a.off_opp + k, 115) * 9)::int
       CROSS JOIN LATERAL (SELECT m.m_start + floor(pg_temp.r(a.off_opp + k, 118) * m.days)::int AS d_date
                             FROM month_slot s JOIN month m USING (i)
@@ -745,21 +764,7 @@ SELECT o.*,
                                                       * pg_temp.r(a.off_opp + k, 117)))::int)) ms
       JOIN prod p ON p.pn = CASE WHEN pg_temp.r(a.off_opp + k, 111) < 0.15 THEN c.pn ELSE dr.pn END
      WHERE a.n_opp > 0
-  ) o;
-ALTER TABLE opp ADD COLUMN amount numeric, ADD COLUMN stage text, ADD COLUMN opened_on date,
-                ADD COLUMN expected_close date, ADD COLUMN closed_on date;
-UPDATE opp SET
-  amount = round((price * CASE WHEN price >= 1000000 THEN 1
-                               WHEN cons_pn IS NOT NULL THEN 20 + floor(pg_temp.r(ol, 119) * 60 * power(size, 0.5))
-                               ELSE 1 + floor(pg_temp.r(ol, 119) * least(30, 1 + power(size, 0.5))) END
-                 * (0.85 + 0.2 * pg_temp.r(ol, 120)))::numeric, -2),
-  stage = CASE WHEN decided AND won THEN 'won' WHEN decided THEN 'lost'
-               ELSE (ARRAY['lead', 'qualified', 'demo', 'trial', 'tender', 'negotiation'])
-                    [1 + floor(least(0.999, (:'anchor_d'::date - opened_pipe)::float8 / (cycle * 1.3) * pg_temp.r(ol, 121) * 1.6) * 6)::int] END,
-  opened_on = coalesce(opened_dec, opened_pipe),
-  closed_on = CASE WHEN decided THEN d_date END,
-  expected_close = CASE WHEN decided THEN d_date + floor((pg_temp.r(ol, 122) - 0.6) * 40)::int
-                        ELSE opened_pipe + cycle END;
+  ) o) o;
 INSERT INTO medcrm.opportunity (id, account_id, product_id, stage, amount, opened_on, expected_close, closed_on,
                                 owner_role, created_at, updated_at)
 SELECT id, account_id, :b_prod + coalesce(cons_pn, dev_pn), stage, amount, opened_on, expected_close, closed_on,
@@ -792,7 +797,7 @@ SELECT :b_ord + :n_won + x.rl, x.account_id, NULL, x.ordered_on,
   FROM (
     SELECT a.off_rec + k AS rl, a.id AS account_id,
            m.m_start + floor(pg_temp.r(a.off_rec + k, 135) * m.days)::int AS ordered_on,
-           (3000 * power(a.size, 0.75) * exp(0.6 * pg_temp.z(a.off_rec + k, 136)))::numeric AS amt,
+           (30000 * power(a.size, 0.6) * exp(0.6 * pg_temp.z(a.off_rec + k, 136)))::numeric AS amt,
            (p.margin - CASE WHEN a.kind IN ('distributor', 'agent') THEN 0.15 ELSE 0 END
               + 0.08 * (pg_temp.r(a.off_rec + k, 137) - 0.5))::numeric AS mg,
            pg_temp.r(a.off_rec + k, 139) < 0.006 AS credit
@@ -893,33 +898,34 @@ SELECT x.*, x.issued_on + x.terms AS due_on
                              CASE WHEN pg_temp.r(a.n, 162) < 0.6 THEN 0 WHEN pg_temp.r(a.n, 162) < 0.9 THEN 1 ELSE 2 END AS payer
                         FROM acc a WHERE a.id = x0.account_id) x
  WHERE x.issued_on <= :'anchor_d'::date;
-ALTER TABLE inv ADD COLUMN paid_on date, ADD COLUMN paid_amount numeric NOT NULL DEFAULT 0;
-UPDATE inv SET (paid_on, paid_amount) = (
-  SELECT CASE WHEN o.outcome = 'unpaid' OR o.pdate > :'anchor_d'::date THEN NULL ELSE o.pdate END,
-         CASE WHEN o.outcome = 'unpaid' OR o.pdate > :'anchor_d'::date THEN 0
-              WHEN o.outcome = 'partial' THEN round((amount * (0.2 + 0.6 * pg_temp.r(il, 166)))::numeric, 2)
-              ELSE amount END
-    FROM (SELECT CASE WHEN due_on > :'anchor_d'::date THEN CASE WHEN u < 0.3 THEN 'ontime' ELSE 'unpaid' END
-                      WHEN u < (ARRAY[0.88, 0.68, 0.40])[payer + 1] THEN 'ontime'
-                      WHEN u < (ARRAY[0.97, 0.90, 0.75])[payer + 1] THEN 'late'
-                      WHEN u < (ARRAY[0.99, 0.95, 0.85])[payer + 1] THEN 'partial'
-                      ELSE 'unpaid' END AS outcome,
-                 CASE WHEN due_on > :'anchor_d'::date
-                        THEN issued_on + floor(pg_temp.r(il, 164) * (:'anchor_d'::date - issued_on))::int
-                      WHEN u < (ARRAY[0.88, 0.68, 0.40])[payer + 1]
-                        THEN due_on - floor(pg_temp.r(il, 164) * terms * 0.5)::int
-                      ELSE due_on + 1 + floor(pg_temp.r(il, 164) * 150)::int END AS pdate
-            FROM (SELECT pg_temp.r(il, 163) AS u) uu) o);
 -- Planted: an overpaid invoice (a payment booked twice) every 5,000 invoices.
-UPDATE inv SET paid_on = least(:'anchor_d'::date, issued_on + 20), paid_amount = amount + 88
- WHERE il % 5000 = 17;
 INSERT INTO medcrm.invoice (id, account_id, sales_order_id, contract_id, issued_on, due_on, amount, paid_on,
                             paid_amount, created_at, updated_at)
-SELECT :b_inv + il, account_id, sales_order_id, contract_id, issued_on, due_on, amount, paid_on, paid_amount,
-       pg_temp.at(issued_on, 600 + pg_temp.r(il, 167) * 300), pg_temp.at(coalesce(paid_on, issued_on), 600 + pg_temp.r(il, 167) * 300)
-  FROM inv ORDER BY il;
+SELECT :b_inv + i.il, i.account_id, i.sales_order_id, i.contract_id, i.issued_on, i.due_on, i.amount, p.paid_on, p.paid_amount,
+       pg_temp.at(i.issued_on, 600 + pg_temp.r(i.il, 167) * 300), pg_temp.at(coalesce(p.paid_on, i.issued_on), 600 + pg_temp.r(i.il, 167) * 300)
+  FROM inv i
+  CROSS JOIN LATERAL (
+    SELECT CASE WHEN i.due_on > :'anchor_d'::date THEN CASE WHEN u < 0.3 THEN 'ontime' ELSE 'unpaid' END
+                WHEN u < (ARRAY[0.88, 0.68, 0.40])[i.payer + 1] THEN 'ontime'
+                WHEN u < (ARRAY[0.97, 0.90, 0.75])[i.payer + 1] THEN 'late'
+                WHEN u < (ARRAY[0.99, 0.95, 0.85])[i.payer + 1] THEN 'partial'
+                ELSE 'unpaid' END AS outcome,
+           CASE WHEN i.due_on > :'anchor_d'::date
+                  THEN i.issued_on + floor(pg_temp.r(i.il, 164) * (:'anchor_d'::date - i.issued_on))::int
+                WHEN u < (ARRAY[0.88, 0.68, 0.40])[i.payer + 1]
+                  THEN i.due_on - floor(pg_temp.r(i.il, 164) * i.terms * 0.5)::int
+                ELSE i.due_on + 1 + floor(pg_temp.r(i.il, 164) * 150)::int END AS pdate
+      FROM (SELECT pg_temp.r(i.il, 163) AS u OFFSET 0) uu OFFSET 0) o
+  CROSS JOIN LATERAL (
+    SELECT CASE WHEN i.il % 5000 = 17 THEN least(:'anchor_d'::date, i.issued_on + 20)
+                WHEN o.outcome = 'unpaid' OR o.pdate > :'anchor_d'::date THEN NULL ELSE o.pdate END AS paid_on,
+           CASE WHEN i.il % 5000 = 17 THEN i.amount + 88
+                WHEN o.outcome = 'unpaid' OR o.pdate > :'anchor_d'::date THEN 0
+                WHEN o.outcome = 'partial' THEN round((i.amount * (0.2 + 0.6 * pg_temp.r(i.il, 166)))::numeric, 2)
+                ELSE i.amount END AS paid_amount) p
+ ORDER BY i.il;
 INSERT INTO medcrm_demo.planted_problem (problem, table_name, row_id)
-SELECT 'invoice_overpaid', 'invoice', :b_inv + il FROM inv WHERE paid_amount > amount;
+SELECT 'invoice_overpaid', 'invoice', :b_inv + il FROM inv WHERE il % 5000 = 17;
 
 -- ---------------------------------------------------------------------------
 -- Certificates: product registrations, a licence per distributor and agent
@@ -1027,27 +1033,6 @@ SELECT x.*, s.response_hours, s.resolve_hours,
  WHERE x.reported_at < pg_temp.at(:'anchor_d'::date, 0);
 SELECT coalesce(max(wl) FILTER (WHERE wl < 1000000000), 0) AS n_wo FROM wo \gset
 UPDATE wo SET wl = :n_wo + (wl - 1000000000) WHERE wl >= 1000000000;
-ALTER TABLE wo ADD COLUMN first_response_at timestamptz, ADD COLUMN resolved_at timestamptz, ADD COLUMN status text;
-UPDATE wo SET
-  first_response_at = CASE WHEN pg_temp.r(wl, 195) < 0.015 THEN NULL
-                           ELSE reported_at + make_interval(secs => response_hours * 3600
-                                  * CASE WHEN pg_temp.r(wl, 196) < 0.1 THEN 1.05 + 2 * pg_temp.r(wl, 197)
-                                         ELSE 0.05 + 0.9 * pg_temp.r(wl, 197) END) END,
-  resolved_at = CASE WHEN pg_temp.r(wl, 195) < 0.04 THEN NULL
-                     ELSE reported_at + make_interval(secs => resolve_hours * 3600
-                            * CASE WHEN pg_temp.r(wl, 198) < 0.12 THEN 1.05 + 1.5 * pg_temp.r(wl, 199)
-                                   ELSE 0.25 + 0.7 * pg_temp.r(wl, 199) END) END;
-UPDATE wo SET first_response_at = NULL WHERE first_response_at >= pg_temp.at(:'anchor_d'::date, 0);
-UPDATE wo SET resolved_at = greatest(resolved_at, first_response_at + interval '30 minutes')
- WHERE resolved_at IS NOT NULL AND first_response_at IS NOT NULL;
-UPDATE wo SET resolved_at = NULL WHERE resolved_at >= pg_temp.at(:'anchor_d'::date, 0) OR first_response_at IS NULL;
-UPDATE wo SET status = CASE
-    WHEN pg_temp.r(wl, 195) BETWEEN 0.015 AND 0.025 AND resolved_at IS NULL THEN 'cancelled'
-    WHEN resolved_at IS NOT NULL AND resolved_at < pg_temp.at(:'anchor_d'::date - 7, 0) THEN 'closed'
-    WHEN resolved_at IS NOT NULL THEN 'resolved'
-    WHEN first_response_at IS NOT NULL THEN 'in_progress'
-    WHEN pg_temp.r(wl, 200) < 0.5 THEN 'open'
-    ELSE 'assigned' END;
 INSERT INTO medcrm.work_order (id, account_id, device_id, kind, priority, reported_at, response_due_at, resolve_due_at,
                                first_response_at, resolved_at, assigned_team, status, labor_hours, cost,
                                created_at, updated_at)
@@ -1067,11 +1052,37 @@ SELECT :b_wo + w.wl, w.account_id, w.device_id, w.kind, w.priority, w.reported_a
                                                       + CASE WHEN w.kind = 'fault' AND pg_temp.r(w.wl, 202) < 0.4
                                                              THEN 500 + 30000 * power(pg_temp.r(w.wl, 203), 2) ELSE 0 END)::numeric, 2) END,
        w.reported_at, coalesce(w.resolved_at, w.first_response_at, w.reported_at)
-  FROM wo w ORDER BY w.wl;
+  FROM (
+    SELECT w0.*, t3.resolved_at, t2.first_response_at,
+           CASE WHEN pg_temp.r(w0.wl, 195) BETWEEN 0.015 AND 0.025 AND t3.resolved_at IS NULL THEN 'cancelled'
+                WHEN t3.resolved_at IS NOT NULL AND t3.resolved_at < pg_temp.at(:'anchor_d'::date - 7, 0) THEN 'closed'
+                WHEN t3.resolved_at IS NOT NULL THEN 'resolved'
+                WHEN t2.first_response_at IS NOT NULL THEN 'in_progress'
+                WHEN pg_temp.r(w0.wl, 200) < 0.5 THEN 'open'
+                ELSE 'assigned' END AS status
+      FROM wo w0
+      -- response and resolution as drawn (most within the deadlines, some late, a few never)
+      CROSS JOIN LATERAL (
+        SELECT CASE WHEN pg_temp.r(w0.wl, 195) < 0.015 THEN NULL
+                    ELSE w0.reported_at + make_interval(secs => w0.response_hours * 3600
+                           * CASE WHEN pg_temp.r(w0.wl, 196) < 0.1 THEN 1.05 + 2 * pg_temp.r(w0.wl, 197)
+                                  ELSE 0.05 + 0.9 * pg_temp.r(w0.wl, 197) END) END AS fr0,
+               CASE WHEN pg_temp.r(w0.wl, 195) < 0.04 THEN NULL
+                    ELSE w0.reported_at + make_interval(secs => w0.resolve_hours * 3600
+                           * CASE WHEN pg_temp.r(w0.wl, 198) < 0.12 THEN 1.05 + 1.5 * pg_temp.r(w0.wl, 199)
+                                  ELSE 0.25 + 0.7 * pg_temp.r(w0.wl, 199) END) END AS res0 OFFSET 0) t1
+      -- nothing happens after the anchor; resolution follows the response
+      CROSS JOIN LATERAL (
+        SELECT CASE WHEN t1.fr0 < pg_temp.at(:'anchor_d'::date, 0) THEN t1.fr0 END AS first_response_at OFFSET 0) t2
+      CROSS JOIN LATERAL (
+        SELECT CASE WHEN t2.first_response_at IS NULL OR t1.res0 IS NULL THEN NULL
+                    WHEN greatest(t1.res0, t2.first_response_at + interval '30 minutes') >= pg_temp.at(:'anchor_d'::date, 0) THEN NULL
+                    ELSE greatest(t1.res0, t2.first_response_at + interval '30 minutes') END AS resolved_at) t3
+  ) w ORDER BY w.wl;
 -- A device with repair work under way is in repair.
 UPDATE medcrm.installed_device d SET status = 'in_repair', updated_at = w.reported_at
-  FROM (SELECT device_id, max(reported_at) AS reported_at FROM wo
-         WHERE kind = 'fault' AND status IN ('assigned', 'in_progress') GROUP BY device_id) w
+  FROM (SELECT device_id, max(reported_at) AS reported_at FROM medcrm.work_order
+         WHERE id > :b_wo AND kind = 'fault' AND status IN ('assigned', 'in_progress') GROUP BY device_id) w
  WHERE d.id = w.device_id AND d.status = 'active';
 
 -- ---------------------------------------------------------------------------

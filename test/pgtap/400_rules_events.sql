@@ -289,6 +289,8 @@ SELECT is(has_table_privilege('regress_sales_login', 'medcrm.task', 'INSERT')
           OR has_table_privilege('regress_service_login', 'medcrm.task', 'INSERT')
           OR has_table_privilege('regress_quality_login', 'medcrm.task', 'INSERT'), false,
           'sales, service and quality may not insert tasks themselves');
+-- Row-level security: the login sees the opportunity through its territory.
+INSERT INTO medcrm.sales_territory (role, region) VALUES ('regress_sales_login', 'East');
 SET ROLE regress_sales_login;
 UPDATE medcrm.opportunity SET stage = 'tender' WHERE id = 920001;
 RESET ROLE;
