@@ -119,6 +119,8 @@ def main():
             continue
         bad = []
         for r, row in enumerate(rows):
+            if row[0] == "Verified at":
+                continue  # the time of the run itself: differs between two runs
             for j, i in enumerate(written):
                 cell = ws.cell(FIRST_DATA_ROW + r, j + 1)
                 want = expected_cell(row[i], types[i])
