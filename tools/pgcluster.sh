@@ -13,7 +13,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PG_CONFIG=${PG_CONFIG:-pg_config}
-PGBIN=${MEDCRM_PGBIN:-$PWD/tmp_install$($PG_CONFIG --bindir)}
+# The server of ./tmp_install. Inside a cluster's environment PATH already leads
+# to the relocated pg_config, whose bindir is the tmp_install one itself.
+bindir=$($PG_CONFIG --bindir)
+case "$bindir" in
+  "$PWD"/tmp_install/*) PGBIN=${MEDCRM_PGBIN:-$bindir} ;;
+  *) PGBIN=${MEDCRM_PGBIN:-$PWD/tmp_install$bindir} ;;
+esac
 action=${1:?usage: pgcluster.sh start|stop DIR}
 dir=${2:?usage: pgcluster.sh start|stop DIR}
 
@@ -62,7 +68,11 @@ export PATH=$PGBIN:\$PATH
 ENV
   ;;
 stop)
-  [ -d "$dir/data" ] && as_owner "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  if [ -d "$dir/data" ] && ! as_owner "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1; then
+    # Last resort, so that no server outlives its directory.
+    pid=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null || true)
+    [ -n "$pid" ] && kill -QUIT "$pid" 2>/dev/null || true
+  fi
   ;;
 *)
   echo "usage: pgcluster.sh start|stop DIR" >&2; exit 2 ;;

@@ -8,13 +8,15 @@ BEGIN;
 SET LOCAL timezone = 'UTC';
 SELECT plan(50);
 
-INSERT INTO medcrm.account (id, kind, name, region, service_level, owner_role, tier, tier_override, tier_override_reason) VALUES
-  (920001, 'hospital', 'Alpha Hospital', 'East', 'gold', 'regress_rep_a', 'A', NULL, NULL),
-  (920002, 'hospital', 'Beta Hospital', 'West', 'platinum', 'regress_rep_b', 'B', NULL, NULL),
-  (920003, 'clinic', 'Gamma Clinic', 'North', 'standard', NULL, 'C', NULL, NULL),
-  (920004, 'clinic', 'Delta Clinic', 'East', 'silver', 'regress_rep_a', NULL, NULL, NULL),
-  (920005, 'clinic', 'Epsilon Clinic', 'East', 'silver', 'regress_rep_a', 'C', 'A', 'strategic site'),
-  (920010, 'distributor', 'Regress Distributor', 'East', 'standard', 'regress_rep_d', NULL, NULL, NULL);
+-- The hospitals carry a grade: a hospital without one is a data-quality finding,
+-- and this file controls the findings itself (a stand-in view further down).
+INSERT INTO medcrm.account (id, kind, name, region, service_level, owner_role, tier, tier_override, tier_override_reason, hospital_grade) VALUES
+  (920001, 'hospital', 'Alpha Hospital', 'East', 'gold', 'regress_rep_a', 'A', NULL, NULL, '3A'),
+  (920002, 'hospital', 'Beta Hospital', 'West', 'platinum', 'regress_rep_b', 'B', NULL, NULL, '2A'),
+  (920003, 'clinic', 'Gamma Clinic', 'North', 'standard', NULL, 'C', NULL, NULL, NULL),
+  (920004, 'clinic', 'Delta Clinic', 'East', 'silver', 'regress_rep_a', NULL, NULL, NULL, NULL),
+  (920005, 'clinic', 'Epsilon Clinic', 'East', 'silver', 'regress_rep_a', 'C', 'A', 'strategic site', NULL),
+  (920010, 'distributor', 'Regress Distributor', 'East', 'standard', 'regress_rep_d', NULL, NULL, NULL, NULL);
 INSERT INTO medcrm.product (id, model_code, name, category) VALUES
   (920001, 'RG-CT', 'Regress CT', 'imaging'), (920002, 'RG-US', 'Regress US', 'imaging');
 INSERT INTO medcrm.service_team (id, name, region, kinds) VALUES
@@ -23,6 +25,13 @@ INSERT INTO medcrm.service_team (id, name, region, kinds) VALUES
   (920003, 'West All', 'West', '{fault,preventive,install,training,recall}');
 
 CREATE TEMP VIEW t AS SELECT * FROM medcrm.task WHERE dedupe_key LIKE 'r%';
+
+-- This file controls the data-quality findings itself: until the stand-in
+-- further down, there are none (the real checks have their own tests).
+CREATE OR REPLACE VIEW medcrm.v_data_quality WITH (security_barrier) AS
+SELECT NULL::text AS finding_code, NULL::text AS severity, NULL::text AS table_name, NULL::bigint AS row_id,
+       NULL::bigint AS account_id, NULL::text AS detail, NULL::text AS fix_hint
+ WHERE false;
 
 -- ==== opportunity stages ====
 INSERT INTO medcrm.opportunity (id, account_id, product_id, stage, owner_role) VALUES
@@ -293,8 +302,6 @@ SELECT is(has_table_privilege('regress_sales_login', 'medcrm.task', 'INSERT')
           OR has_table_privilege('regress_service_login', 'medcrm.task', 'INSERT')
           OR has_table_privilege('regress_quality_login', 'medcrm.task', 'INSERT'), false,
           'sales, service and quality may not insert tasks themselves');
--- Row-level security: the login sees the opportunity through its territory.
-INSERT INTO medcrm.sales_territory (role, region) VALUES ('regress_sales_login', 'East');
 SET ROLE regress_sales_login;
 UPDATE medcrm.opportunity SET stage = 'tender' WHERE id = 920001;
 RESET ROLE;

@@ -10,6 +10,17 @@ SELECT plan(35);
 SET LOCAL TimeZone = 'Asia/Shanghai';
 SET LOCAL session_replication_role = replica;
 \ir ../fixtures/kpi_fixture.sql
+
+-- data_error_rate reads medcrm.v_data_quality. Its checks have their own tests;
+-- here a stand-in with known findings: two for 70003 (counted once), one for
+-- the merged 70006 (never counts) and one product finding without an account.
+CREATE OR REPLACE VIEW medcrm.v_data_quality WITH (security_barrier) AS
+SELECT * FROM (VALUES
+    ('hospital_without_grade', 'warning', 'account', 70003::bigint, 70003::bigint, 'x', 'y'),
+    ('contact_phone_without_consent', 'warning', 'contact', 1, 70003, 'x', 'y'),
+    ('hospital_without_grade', 'warning', 'account', 70006, 70006, 'x', 'y'),
+    ('gtin_check_digit', 'error', 'product', 1, NULL, 'x', 'y'))
+  AS f(finding_code, severity, table_name, row_id, account_id, detail, fix_hint);
 SET LOCAL session_replication_role = origin;
 
 -- Expected rows: (kpi, tier, region, numerator, denominator, value rounded to
@@ -198,14 +209,14 @@ INSERT INTO expected VALUES
   ('task_timeliness', NULL, 'North', 0, 2, 0.000000),
   ('task_timeliness', NULL, 'South', 0, 0, NULL),
   ('task_timeliness', NULL, '(none)', 1, 1, 1.000000),
-  ('data_error_rate', NULL, NULL, 0, 6, 0.000000),
+  ('data_error_rate', NULL, NULL, 1, 6, 0.166667),
   ('data_error_rate', 'A', NULL, 0, 2, 0.000000),
-  ('data_error_rate', 'B', NULL, 0, 1, 0.000000),
+  ('data_error_rate', 'B', NULL, 1, 1, 1.000000),
   ('data_error_rate', 'C', NULL, 0, 1, 0.000000),
   ('data_error_rate', 'D', NULL, 0, 1, 0.000000),
   ('data_error_rate', '(none)', NULL, 0, 1, 0.000000),
   ('data_error_rate', NULL, 'East', 0, 2, 0.000000),
-  ('data_error_rate', NULL, 'North', 0, 2, 0.000000),
+  ('data_error_rate', NULL, 'North', 1, 2, 0.500000),
   ('data_error_rate', NULL, 'South', 0, 1, 0.000000),
   ('data_error_rate', NULL, '(none)', 0, 1, 0.000000),
   ('a_visit_coverage', NULL, NULL, 1, 2, 0.500000),
