@@ -4,6 +4,11 @@
 #ifndef MEDCRM_H
 #define MEDCRM_H
 
+#include "executor/spi.h"
+
+/* spi_plans.c: prepare a statement once and keep it for the backend. */
+extern SPIPlanPtr medcrm_keep_plan(const char *sql, int nargs, Oid *argtypes);
+
 /* scoring_sql.c: settings of tier scoring */
 extern void medcrm_scoring_init(void);
 /* audit.c: settings of the audit trail (medcrm.reason, retention). */

@@ -37,6 +37,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "medcrm.h"
 #include "scoring.h"
 
 /* ---- error reporting ---------------------------------------------------- */
@@ -684,18 +685,6 @@ static HTAB *model_cache = NULL;
 static SPIPlanPtr model_plan = NULL;
 static SPIPlanPtr active_plan = NULL;
 
-static SPIPlanPtr
-keep_plan(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
 
 /*
  * The parsed, validated model with this id, from the cache when its row has
@@ -721,7 +710,7 @@ tier_model_get(int32 id)
 	{
 		Oid			argtypes[1] = {INT4OID};
 
-		model_plan = keep_plan("SELECT t.xmin, t.ctid, t.weights, t.thresholds, t.adjustments"
+		model_plan = medcrm_keep_plan("SELECT t.xmin, t.ctid, t.weights, t.thresholds, t.adjustments"
 							   "  FROM medcrm.tier_model AS t"
 							   " WHERE t.id OPERATOR(pg_catalog.=) $1",
 							   1, argtypes);
@@ -795,7 +784,7 @@ tier_model_active_id(void)
 	int			rc;
 
 	if (active_plan == NULL)
-		active_plan = keep_plan("SELECT t.id FROM medcrm.tier_model AS t WHERE t.active",
+		active_plan = medcrm_keep_plan("SELECT t.id FROM medcrm.tier_model AS t WHERE t.active",
 								0, NULL);
 	rc = SPI_execute_plan(active_plan, NULL, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)

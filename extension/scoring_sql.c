@@ -197,18 +197,6 @@ milli_to_numeric(int64 milli)
 	return int64_div_fast_to_numeric(milli, 3);
 }
 
-static SPIPlanPtr
-keep_plan(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
 
 static DateADT
 as_of_arg(FunctionCallInfo fcinfo, int argno)
@@ -265,7 +253,7 @@ load_account(int64 account_id, DateADT as_of, const TierModel *model,
 	{
 		Oid			types[1] = {INT8OID};
 
-		account_state_plan = keep_plan("SELECT a.merged_into, a.tier_override, a.tier_override_reason"
+		account_state_plan = medcrm_keep_plan("SELECT a.merged_into, a.tier_override, a.tier_override_reason"
 									   "  FROM medcrm.account AS a"
 									   " WHERE a.id OPERATOR(pg_catalog.=) $1",
 									   1, types);
@@ -302,7 +290,7 @@ load_account(int64 account_id, DateADT as_of, const TierModel *model,
 	{
 		Oid			types[2] = {INT8OID, DATEOID};
 
-		account_factors_plan = keep_plan("SELECT f.* FROM medcrm.account_factors($2) AS f"
+		account_factors_plan = medcrm_keep_plan("SELECT f.* FROM medcrm.account_factors($2) AS f"
 										 " WHERE f.account_id OPERATOR(pg_catalog.=) $1",
 										 2, types);
 	}
@@ -596,7 +584,7 @@ lock_models(void)
 	 * switched under a running rescore; readers are not blocked.
 	 */
 	if (lock_plan == NULL)
-		lock_plan = keep_plan("LOCK TABLE medcrm.tier_model IN SHARE ROW EXCLUSIVE MODE", 0, NULL);
+		lock_plan = medcrm_keep_plan("LOCK TABLE medcrm.tier_model IN SHARE ROW EXCLUSIVE MODE", 0, NULL);
 	rc = SPI_execute_plan(lock_plan, NULL, NULL, false, 0);
 	if (rc != SPI_OK_UTILITY)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
@@ -615,7 +603,7 @@ flush_batch(RescoreBatch *batch, int32 model_id)
 		Oid			types[4] = {INT8ARRAYOID, TEXTARRAYOID, NUMERICARRAYOID, INT4OID};
 
 		rescore_update_plan =
-			keep_plan("UPDATE medcrm.account AS a"
+			medcrm_keep_plan("UPDATE medcrm.account AS a"
 					  "   SET tier = u.tier, tier_score = u.score,"
 					  "       tier_model_id = $4, tiered_at = pg_catalog.now()"
 					  "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
@@ -699,7 +687,7 @@ medcrm_rescore(PG_FUNCTION_ARGS)
 		Oid			types[1] = {DATEOID};
 
 		rescore_cursor_plan =
-			keep_plan("SELECT a.tier AS medcrm_old_tier,"
+			medcrm_keep_plan("SELECT a.tier AS medcrm_old_tier,"
 					  "       pg_catalog.int8(a.tier_score OPERATOR(pg_catalog.*) 1000::pg_catalog.numeric)"
 					  "         AS medcrm_old_score_milli,"
 					  "       a.tier_model_id AS medcrm_old_model_id,"
@@ -810,10 +798,10 @@ medcrm_activate_model(PG_FUNCTION_ARGS)
 	{
 		Oid			types[1] = {INT4OID};
 
-		deactivate_plan = keep_plan("UPDATE medcrm.tier_model AS t SET active = false"
+		deactivate_plan = medcrm_keep_plan("UPDATE medcrm.tier_model AS t SET active = false"
 									" WHERE t.active AND t.id OPERATOR(pg_catalog.<>) $1",
 									1, types);
-		activate_plan = keep_plan("UPDATE medcrm.tier_model AS t SET active = true"
+		activate_plan = medcrm_keep_plan("UPDATE medcrm.tier_model AS t SET active = true"
 								  " WHERE t.id OPERATOR(pg_catalog.=) $1 AND NOT t.active",
 								  1, types);
 	}

@@ -10,7 +10,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   postgresql-15 postgresql-contrib postgresql-server-dev-15 postgresql-15-pgtap
   libpq-dev libxlsxwriter-dev libcjson-dev
-  python3 python3-openpyxl
+  python3 python3-openpyxl python3-psycopg2 python3-xlsxwriter time
   libreoffice-calc-nogui poppler-utils
 )
 

@@ -9,10 +9,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PG_CONFIG=${PG_CONFIG:-pg_config}
+dest=$PWD/tmp_install
 bindir=$($PG_CONFIG --bindir)
 sharedir=$($PG_CONFIG --sharedir)
 pkglibdir=$($PG_CONFIG --pkglibdir)
-dest=$PWD/tmp_install
+# Inside a test cluster's environment PATH leads to the copy's own pg_config:
+# take the system paths it was copied from.
+case "$bindir" in
+  "$dest"/*)
+    bindir=${bindir#"$dest"}; sharedir=${sharedir#"$dest"}; pkglibdir=${pkglibdir#"$dest"}
+    PG_CONFIG=$bindir/pg_config ;;
+esac
 stamp=$dest/.server-copy
 
 # The copy is redone when the server package changes (or pgTAP & co. appear).

@@ -9,8 +9,16 @@
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA medcrm TO medcrm_admin;
 
 -- Sales: their accounts and the commercial side.
-GRANT SELECT, INSERT, UPDATE ON medcrm.account, medcrm.department, medcrm.opportunity,
+GRANT SELECT, INSERT, UPDATE ON medcrm.department, medcrm.opportunity,
     medcrm.contract, medcrm.visit, medcrm.sample_loan TO medcrm_sales;
+-- Accounts: never the computed tier columns, the tier override (a manager's
+-- decision, medcrm_admin) or the merge link (medcrm.merge_accounts).
+GRANT SELECT ON medcrm.account TO medcrm_sales;
+GRANT INSERT (kind, name, parent_id, region, province, city, hospital_grade, procurement_mode,
+              service_level, lifecycle_stage, tags, tax_id, owner_role),
+      UPDATE (kind, name, parent_id, region, province, city, hospital_grade, procurement_mode,
+              service_level, lifecycle_stage, tags, tax_id, owner_role)
+    ON medcrm.account TO medcrm_sales;
 GRANT SELECT ON medcrm.account_source_key, medcrm.sales_territory, medcrm.product,
     medcrm.installed_device, medcrm.sales_order, medcrm.invoice, medcrm.certificate,
     medcrm.tier_history, medcrm.work_order TO medcrm_sales;

@@ -3,7 +3,7 @@
 -- threshold), accounts with no data, explain_tier adding up, overrides,
 -- history, and rescore writing nothing the second time.
 BEGIN;
-SELECT plan(90);
+SELECT plan(91);
 
 SET LOCAL TimeZone = 'UTC';
 
@@ -399,9 +399,11 @@ SELECT results_eq($$SELECT step, result FROM hostile ORDER BY step$$,
   'under a hostile search_path (an = on bigint that raises): score, explain, rescore twice, factors');
 
 -- Row-level security: a sales role scores only accounts of its territory.
-INSERT INTO medcrm.sales_territory (role, region) SELECT 'medcrm_sales', region FROM medcrm.account WHERE id = 3011;
+INSERT INTO medcrm.sales_territory (role, region) VALUES ('medcrm_sales', 'West');
 SET LOCAL ROLE medcrm_sales;
-SELECT is(medcrm.score_account(3011, 301, '2026-07-01'), 50.000, 'medcrm_sales may score');
+SELECT is(medcrm.score_account(3011, 301, '2026-07-01'), 50.000, 'medcrm_sales may score an account of its territory');
+SELECT throws_ok($$SELECT medcrm.score_account(3001, 301, '2026-07-01')$$, '22023',
+                 'account 3001 does not exist', 'but not one outside it (row-level security)');
 SELECT throws_ok($$SELECT medcrm.rescore()$$, '42501', NULL, 'medcrm_sales may not rescore');
 SELECT throws_ok($$SELECT medcrm.activate_model(301)$$, '42501', NULL, 'medcrm_sales may not activate');
 RESET ROLE;
