@@ -284,15 +284,18 @@ cells (kpi, p, tier, region, num, den) AS (
             ('a_visit_coverage', 0, c.n_a)) AS k(kpi, num, den)
     UNION ALL
     -- masks: bit p of the low half = covered once, of the high half = twice
+    -- (summed per cell here, so that the roll-up below gets one row per cell
+    -- and period instead of one per distinct mask and covered period)
     SELECT m.kpi, g.p, m.tier, m.region,
-           CASE WHEN m.kpi = 'repeat_purchase_rate'
-                THEN CASE WHEN (m.mask >> (32 + g.p)) & 1 = 1 THEN m.n ELSE 0 END
-                ELSE CASE WHEN (m.mask >> g.p) & 1 = 1 THEN m.n ELSE 0 END END,
-           CASE WHEN m.kpi = 'repeat_purchase_rate'
-                THEN CASE WHEN (m.mask >> g.p) & 1 = 1 THEN m.n ELSE 0 END
-                ELSE 0 END
+           sum(CASE WHEN m.kpi = 'repeat_purchase_rate'
+                    THEN CASE WHEN (m.mask >> (32 + g.p)) & 1 = 1 THEN m.n ELSE 0 END
+                    ELSE CASE WHEN (m.mask >> g.p) & 1 = 1 THEN m.n ELSE 0 END END),
+           sum(CASE WHEN m.kpi = 'repeat_purchase_rate'
+                    THEN CASE WHEN (m.mask >> g.p) & 1 = 1 THEN m.n ELSE 0 END
+                    ELSE 0 END)
       FROM masks AS m
       JOIN periods AS g ON (m.mask >> g.p) & 1 = 1
+     GROUP BY m.kpi, g.p, m.tier, m.region
     UNION ALL
     -- active devices: the denominator of service coverage
     SELECT 'service_coverage', g.p, c.tier, c.region, 0, c.n
