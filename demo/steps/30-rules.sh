@@ -39,6 +39,14 @@ SELECT product_id, ARRAY[batch_no], 'II', 'demo: supplier reported a faulty powe
  WHERE batch_no IS NOT NULL AND status = 'active'
  GROUP BY product_id, batch_no ORDER BY count(*) DESC, product_id, batch_no LIMIT 1;
 
+-- the recall already in the data (loaded with triggers quiet, as an import is)
+-- reaches its sites too, and the field team has closed half of its actions
+UPDATE medcrm.recall SET reason = reason WHERE reason NOT LIKE 'demo:%';
+UPDATE medcrm.task AS t SET status = 'done', done_at = r.opened_at + interval '10 days'
+  FROM medcrm.recall AS r
+ WHERE t.kind = 'recall_action' AND t.source_table = 'recall' AND t.source_id = r.id
+   AND r.reason NOT LIKE 'demo:%' AND t.id % 2 = 0;
+
 -- a sample lent for a trial
 INSERT INTO medcrm.sample_loan (account_id, product_id, serial_no, lent_on, due_back_on)
 SELECT a.id, p.id, 'DEMO-SAMPLE-' || a.id, current_date, current_date + 30

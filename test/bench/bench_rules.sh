@@ -41,13 +41,14 @@ psqlq -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION medcrm CASCADE
 
 echo "   data: $accounts accounts, $rows contracts, $rows work orders"
 psqlq <<SQL
-INSERT INTO medcrm.account (id, kind, name, region, service_level, owner_role, tier)
+INSERT INTO medcrm.account (id, kind, name, region, service_level, owner_role, tier, hospital_grade)
 SELECT i, CASE WHEN i % 5 = 0 THEN 'clinic' ELSE 'hospital' END, 'Bench account ' || i,
        (ARRAY['East', 'North', 'South', 'West', 'Central', 'Northeast'])[1 + i % 6],
        (ARRAY['platinum', 'gold', 'silver', 'standard'])[1 + (i / 7) % 4],
        'bench_rep_' || (i % 300),
        CASE WHEN i % 10 = 0 THEN 'A' WHEN i % 10 < 4 THEN 'B' WHEN i % 10 < 8 THEN 'C'
-            WHEN i % 10 = 8 THEN 'D' END
+            WHEN i % 10 = 8 THEN 'D' END,
+       CASE WHEN i % 5 <> 0 THEN (ARRAY['3A', '3B', '3C', '2A', '2B', '2C', '1'])[1 + i % 7] END
   FROM generate_series(1, $accounts) AS i;
 INSERT INTO medcrm.service_team (id, name, region, kinds)
 SELECT i, 'Team ' || r || ' ' || i, r, CASE WHEN i % 2 = 0 THEN '{fault,preventive}'::text[]
