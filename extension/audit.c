@@ -914,19 +914,17 @@ make_bytea(const char *data, size_t len)
 	return b;
 }
 
-/* Where the chain starts: the newest retention anchor, or the genesis. */
+/*
+ * Overwrite h with the one row (sequence, last id, hash) that sql returns, if
+ * it returns one; what names the table for the can't-happen error.
+ */
 static void
-audit_anchor(AuditHead *h)
+audit_read_head(const char *sql, const char *what, AuditHead *h)
 {
-	int			ret;
+	int			ret = SPI_execute(sql, false, 1);
 
-	h->seq = 0;
-	h->last_id = 0;
-	memset(h->hash, 0, AUDIT_HASH_LEN);
-	ret = SPI_execute("SELECT seal_seq, upto_id, seal_hash FROM medcrm.audit_anchor "
-					  "ORDER BY id DESC LIMIT 1", false, 1);
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading audit_anchor failed: %s", SPI_result_code_string(ret));
+		elog(ERROR, "reading %s failed: %s", what, SPI_result_code_string(ret));
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
@@ -940,28 +938,24 @@ audit_anchor(AuditHead *h)
 	SPI_freetuptable(SPI_tuptable);
 }
 
+/* Where the chain starts: the newest retention anchor, or the genesis. */
+static void
+audit_anchor(AuditHead *h)
+{
+	h->seq = 0;
+	h->last_id = 0;
+	memset(h->hash, 0, AUDIT_HASH_LEN);
+	audit_read_head("SELECT seal_seq, upto_id, seal_hash FROM medcrm.audit_anchor "
+					"ORDER BY id DESC LIMIT 1", "audit_anchor", h);
+}
+
 /* The newest seal, or the anchor when nothing is sealed after it. */
 static void
 audit_current_head(AuditHead *h)
 {
-	int			ret;
-
 	audit_anchor(h);
-	ret = SPI_execute("SELECT seq, last_id, hash FROM medcrm.audit_seal "
-					  "ORDER BY seq DESC LIMIT 1", false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading audit_seal failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-
-		h->seq = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		h->last_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-		copy_hash(SPI_getbinval(tup, desc, 3, &isnull), h->hash);
-	}
-	SPI_freetuptable(SPI_tuptable);
+	audit_read_head("SELECT seq, last_id, hash FROM medcrm.audit_seal "
+					"ORDER BY seq DESC LIMIT 1", "audit_seal", h);
 }
 
 static void
