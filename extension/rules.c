@@ -31,6 +31,9 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/params.h"
+#include "nodes/pg_list.h"
+#include "tcop/dest.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -54,6 +57,8 @@ PG_FUNCTION_INFO_V1(medcrm_run_time_rules);
 #define TASK_BATCH 5000
 /* Rows fetched from a source cursor at a time. */
 #define FETCH_BATCH 5000
+/* Dedupe keys looked up at a time by run_time_rules(). */
+#define PROBE_BATCH 100000
 
 typedef enum RuleMode
 {
@@ -313,14 +318,26 @@ resolve_columns(RuleSet *set, TupleDesc desc)
 	}
 }
 
-/* Text of a column of the current row, computed once per row. */
+/*
+ * The current row: a tuple of an SPI result, or the slot a DestReceiver is
+ * handed (find_receive()). Text of a column is computed once per row.
+ */
 typedef struct RowValues
 {
 	HeapTuple	tup;
+	TupleTableSlot *slot;
 	TupleDesc	desc;
 	char	  **text;
 	bool	   *done;
 } RowValues;
+
+static Datum
+row_binval(RowValues *rv, int col, bool *isnull)
+{
+	if (rv->slot != NULL)
+		return slot_getattr(rv->slot, col, isnull);
+	return SPI_getbinval(rv->tup, rv->desc, col, isnull);
+}
 
 static const char *
 row_text(RowValues *rv, int col)
@@ -329,7 +346,24 @@ row_text(RowValues *rv, int col)
 		return NULL;
 	if (!rv->done[col])
 	{
-		rv->text[col] = SPI_getvalue(rv->tup, rv->desc, col);
+		if (rv->slot != NULL)
+		{
+			bool		isnull;
+			Datum		d = slot_getattr(rv->slot, col, &isnull);
+
+			rv->text[col] = NULL;
+			if (!isnull)
+			{
+				Oid			typoutput;
+				bool		varlena;
+
+				getTypeOutputInfo(TupleDescAttr(rv->desc, col - 1)->atttypid,
+								  &typoutput, &varlena);
+				rv->text[col] = OidOutputFunctionCall(typoutput, d);
+			}
+		}
+		else
+			rv->text[col] = SPI_getvalue(rv->tup, rv->desc, col);
 		rv->done[col] = true;
 	}
 	return rv->text[col];
@@ -352,7 +386,7 @@ rule_matches(CompiledRule *r, RowValues *rv)
 		else
 		{
 			bool		isnull;
-			Datum		d = SPI_getbinval(rv->tup, rv->desc, r->clause_col[c], &isnull);
+			Datum		d = row_binval(rv, r->clause_col[c], &isnull);
 
 			if (!rule_clause_match_int(cl, isnull, isnull ? 0 : DatumGetInt32(d)))
 				return false;
@@ -454,8 +488,80 @@ typedef struct Match
 	uint64		row;
 	int			set;
 	int			rule;
+	int64		source_id;
+	bool		exists;			/* medcrm.task has the key already */
 	char	   *key;
 } Match;
+
+/* The matches of a pass over a source, and the columns they are read from. */
+typedef struct MatchList
+{
+	RuleSet    *sets;
+	int			nsets;
+	int			c_table;
+	int			c_id;
+	int			c_occ;
+	Match	   *matches;
+	int			nmatch;
+	int			cap;
+	MemoryContext cxt;			/* matches and their keys */
+} MatchList;
+
+/*
+ * Match one row against every rule of the sets (a set's guard column says
+ * whether the row is one of its events) and note each match with its dedupe
+ * key in ml.
+ */
+static void
+match_row(MatchList *ml, RowValues *rv, uint64 row)
+{
+	int			si;
+
+	for (si = 0; si < ml->nsets; si++)
+	{
+		RuleSet    *set = &ml->sets[si];
+		int			r;
+
+		if (set->guard_col > 0)
+		{
+			bool		isnull;
+			Datum		g = row_binval(rv, set->guard_col, &isnull);
+
+			if (isnull || DatumGetInt32(g) < set->guard_min)
+				continue;
+		}
+		for (r = 0; r < set->nrules; r++)
+		{
+			const char *table;
+			const char *occ;
+			bool		isnull;
+			Datum		id;
+			Match	   *m;
+			MemoryContext old;
+
+			if (!rule_matches(&set->rules[r], rv))
+				continue;
+			table = row_text(rv, ml->c_table);
+			occ = row_text(rv, ml->c_occ);
+			id = row_binval(rv, ml->c_id, &isnull);
+			old = MemoryContextSwitchTo(ml->cxt);
+			if (ml->nmatch == ml->cap)
+			{
+				ml->cap = Max(ml->cap * 2, 64);
+				ml->matches = ml->matches == NULL ? palloc(sizeof(Match) * ml->cap) :
+					repalloc(ml->matches, sizeof(Match) * ml->cap);
+			}
+			m = &ml->matches[ml->nmatch++];
+			m->row = row;
+			m->set = si;
+			m->rule = r;
+			m->source_id = isnull ? 0 : DatumGetInt64(id);
+			m->exists = false;
+			m->key = rule_dedupe_key(set->rules[r].id, table ? table : "", m->source_id, occ);
+			MemoryContextSwitchTo(old);
+		}
+	}
+}
 
 static SPIPlanPtr exists_plan = NULL;
 
@@ -546,7 +652,7 @@ evaluate(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum
 	MemoryContext old;
 	Match	   *matches;
 	int			nmatch;
-	int			cap;
+	MatchList	ml;
 	int			m;
 
 	for (si = 0; si < nsets; si++)
@@ -604,59 +710,33 @@ evaluate(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum
 		 * nor inserts anything for events already tasked. Phase 3: render
 		 * and insert the others (ON CONFLICT still settles races).
 		 */
-		nmatch = 0;
 		MemoryContextReset(matchcxt);
-		old = MemoryContextSwitchTo(matchcxt);
-		matches = palloc(sizeof(Match) * Max(nrows, 16));
-		cap = Max(nrows, 16);
+		ml.sets = sets;
+		ml.nsets = nsets;
+		ml.c_table = c_table;
+		ml.c_id = c_id;
+		ml.c_occ = c_occ;
+		ml.matches = NULL;
+		ml.nmatch = 0;
+		ml.cap = 0;
+		ml.cxt = matchcxt;
 		for (i = 0; i < nrows; i++)
 		{
 			RowValues	rv;
-			int			r;
 			int			ncols = tt->tupdesc->natts + 1;
 
+			old = MemoryContextSwitchTo(rowcxt);
 			rv.tup = tt->vals[i];
+			rv.slot = NULL;
 			rv.desc = tt->tupdesc;
 			rv.text = palloc0(sizeof(char *) * ncols);
 			rv.done = palloc0(sizeof(bool) * ncols);
-			for (si = 0; si < nsets; si++)
-			{
-				RuleSet    *set = &sets[si];
-
-				if (set->guard_col > 0)
-				{
-					bool		isnull;
-					Datum		g = SPI_getbinval(rv.tup, rv.desc, set->guard_col, &isnull);
-
-					if (isnull || DatumGetInt32(g) < set->guard_min)
-						continue;
-				}
-				for (r = 0; r < set->nrules; r++)
-				{
-					const char *table;
-					bool		isnull;
-					Datum		id;
-
-					if (!rule_matches(&set->rules[r], &rv))
-						continue;
-					if (nmatch == cap)
-					{
-						cap *= 2;
-						matches = repalloc(matches, sizeof(Match) * cap);
-					}
-					table = row_text(&rv, c_table);
-					id = SPI_getbinval(rv.tup, rv.desc, c_id, &isnull);
-					matches[nmatch].row = i;
-					matches[nmatch].set = si;
-					matches[nmatch].rule = r;
-					matches[nmatch].key = rule_dedupe_key(set->rules[r].id, table ? table : "",
-														  isnull ? 0 : DatumGetInt64(id),
-														  row_text(&rv, c_occ));
-					nmatch++;
-				}
-			}
+			match_row(&ml, &rv, i);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(rowcxt);
 		}
-		MemoryContextSwitchTo(old);
+		matches = ml.matches;
+		nmatch = ml.nmatch;
 
 		if (nmatch > 0)
 		{
@@ -676,6 +756,7 @@ evaluate(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum
 					continue;
 				old = MemoryContextSwitchTo(rowcxt);
 				rv.tup = tt->vals[matches[m].row];
+				rv.slot = NULL;
 				rv.desc = tt->tupdesc;
 				rv.text = palloc0(sizeof(char *) * ncols);
 				rv.done = palloc0(sizeof(bool) * ncols);
@@ -695,6 +776,335 @@ evaluate(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum
 	MemoryContextDelete(b->cxt);
 	MemoryContextDelete(rowcxt);
 	MemoryContextDelete(matchcxt);
+	return inserted;
+}
+
+/* ---------------------------------------------------------------------
+ * Time-driven rules: find first, render only what is new
+ * ---------------------------------------------------------------------
+ *
+ * run_time_rules() reads every due row of every time event on every run,
+ * and on most days nearly all of them have their task already. So a time
+ * event goes in three steps:
+ *   1. find: the source query reduced to the columns that conditions and
+ *      dedupe keys need (no template columns), run to completion into a
+ *      DestReceiver that matches each row as it arrives; no cursor, so the
+ *      planner may run it in parallel;
+ *   2. probe: the dedupe keys of the matches against medcrm.task, one index
+ *      lookup per batch of keys; the cost follows the due rows, never the
+ *      task history;
+ *   3. render: evaluate() over the full source query restricted to the
+ *      source rows that have a new key (source_id = ANY), or unrestricted
+ *      when most rows are new (a first run). evaluate() matches and probes
+ *      again, and ON CONFLICT settles races, so rows that changed between
+ *      the steps get exactly the tasks their current values call for.
+ */
+
+typedef struct FindReceiver
+{
+	DestReceiver pub;
+	MatchList  *ml;
+	MemoryContext keepcxt;		/* resolved column numbers */
+	MemoryContext rowcxt;		/* text of the current row */
+	TupleDesc	desc;
+	uint64		nrows;
+} FindReceiver;
+
+static void
+find_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	FindReceiver *fr = (FindReceiver *) self;
+	MatchList  *ml = fr->ml;
+	MemoryContext old = MemoryContextSwitchTo(fr->keepcxt);
+	int			si;
+
+	for (si = 0; si < ml->nsets; si++)
+	{
+		resolve_columns(&ml->sets[si], typeinfo);
+		ml->sets[si].guard_col = ml->sets[si].guard ? column_of(typeinfo, ml->sets[si].guard) : 0;
+	}
+	ml->c_table = column_of(typeinfo, "source_table");
+	ml->c_id = column_of(typeinfo, "source_id");
+	ml->c_occ = column_of(typeinfo, "occurrence");
+	if (!ml->c_table || !ml->c_id || !ml->c_occ)
+		elog(ERROR, "source query of event %s lacks a required column", ml->sets[0].spec->name);
+	fr->desc = typeinfo;
+	MemoryContextSwitchTo(old);
+}
+
+static bool
+find_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	FindReceiver *fr = (FindReceiver *) self;
+	RowValues	rv;
+	int			ncols = fr->desc->natts + 1;
+	MemoryContext old = MemoryContextSwitchTo(fr->rowcxt);
+
+	rv.tup = NULL;
+	rv.slot = slot;
+	rv.desc = fr->desc;
+	rv.text = palloc0(sizeof(char *) * ncols);
+	rv.done = palloc0(sizeof(bool) * ncols);
+	match_row(fr->ml, &rv, fr->nrows++);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(fr->rowcxt);
+	return true;
+}
+
+static void
+find_shutdown(DestReceiver *self)
+{
+}
+
+static void
+find_destroy(DestReceiver *self)
+{
+}
+
+/* Append a column name to a select list once. */
+static void
+add_column(StringInfo list, List **seen, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, *seen)
+		if (strcmp((const char *) lfirst(lc), name) == 0)
+			return;
+	*seen = lappend(*seen, (void *) name);
+	appendStringInfo(list, ", %s", quote_identifier(name));
+}
+
+/*
+ * The find query of a source: its key columns and the columns the rules'
+ * conditions and the sets' guards read, without the final ORDER BY. The
+ * source becomes a subquery that the planner pulls up, so the columns not
+ * selected here (titles, dates rendered by to_char, ...) are never computed.
+ */
+static char *
+find_sql(RuleSet *sets, int nsets, const char *sql)
+{
+	StringInfoData cols;
+	List	   *seen = NIL;
+	char	   *body = pstrdup(sql);
+	char	   *order = NULL;
+	char	   *p;
+	int			si;
+
+	/* the last ORDER BY, if it is the top-level one (no parenthesis after it) */
+	for (p = strstr(body, " ORDER BY "); p != NULL; p = strstr(p + 1, " ORDER BY "))
+		order = p;
+	if (order != NULL && strchr(order, ')') == NULL)
+		*order = '\0';
+
+	initStringInfo(&cols);
+	appendStringInfoString(&cols, "source_table, source_id, occurrence");
+	seen = list_make3("source_table", "source_id", "occurrence");
+	for (si = 0; si < nsets; si++)
+	{
+		RuleSet    *set = &sets[si];
+		int			r;
+
+		if (set->guard != NULL)
+			add_column(&cols, &seen, set->guard);
+		for (r = 0; r < set->nrules; r++)
+		{
+			const RuleCondition *cond = &set->rules[r].cond;
+			int			c;
+
+			for (c = 0; c < cond->nclauses; c++)
+			{
+				const CondKeySpec *k = cond->clauses[c].spec;
+
+				add_column(&cols, &seen,
+						   k->kind == COND_WITHIN_DAYS ? "days_left" :
+						   k->kind == COND_DAYS_OVERDUE ? "days_overdue" : k->key);
+			}
+		}
+	}
+	return psprintf("SELECT %s FROM (%s) AS src", cols.data, body);
+}
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+static SPIPlanPtr mark_plan = NULL;
+
+/*
+ * Mark the matches whose dedupe key medcrm.task has already. The query
+ * returns the positions of those keys in the array, so nothing is copied
+ * back or searched in C. Planned for every call with the keys at hand
+ * (CURSOR_OPT_CUSTOM_PLAN): index probes per key while the keys are few
+ * against the task history, one pass over the tasks when they are not; a
+ * generic plan made once, for instance while the task table was still empty,
+ * could not follow that.
+ */
+static void
+mark_existing(Match *matches, int nmatch, MemoryContext cxt)
+{
+	Datum	   *elems;
+	Datum		arg[1];
+	int			ret;
+	uint64		i;
+	MemoryContext old;
+
+	if (mark_plan == NULL)
+	{
+		Oid			types[1] = {TEXTARRAYOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare_cursor("SELECT k.i::pg_catalog.int4"
+								  "  FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(key, i)"
+								  " WHERE EXISTS (SELECT FROM medcrm.task t"
+								  "                WHERE t.dedupe_key OPERATOR(pg_catalog.=) k.key)",
+								  1, types, CURSOR_OPT_CUSTOM_PLAN);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		mark_plan = plan;
+	}
+	old = MemoryContextSwitchTo(cxt);
+	elems = palloc(sizeof(Datum) * nmatch);
+	for (i = 0; i < (uint64) nmatch; i++)
+		elems[i] = CStringGetTextDatum(matches[i].key);
+	arg[0] = PointerGetDatum(construct_array(elems, nmatch, TEXTOID, -1, false, TYPALIGN_INT));
+	MemoryContextSwitchTo(old);
+
+	ret = SPI_execute_plan(mark_plan, arg, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading medcrm.task failed: %s", SPI_result_code_string(ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int32		pos = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+													  SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (!isnull && pos >= 1 && pos <= nmatch)
+			matches[pos - 1].exists = true;
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * evaluate() for time-driven rules, in the three steps above. Same arguments
+ * and result as evaluate().
+ */
+static uint64
+evaluate_time(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum *values,
+			  const char *nulls)
+{
+	MatchList	ml;
+	FindReceiver fr;
+	SPIPlanPtr	plan;
+	ParamListInfo params;
+	SPIExecuteOptions options;
+	Datum	   *ids;
+	int			nids = 0;
+	int			nrules = 0;
+	int			si;
+	int			ret;
+	int			i;
+	int			m;
+	uint64		inserted;
+
+	for (si = 0; si < nsets; si++)
+		nrules += sets[si].nrules;
+	if (nrules == 0)
+		return 0;
+
+	/* 1. find and match */
+	memset(&ml, 0, sizeof(ml));
+	ml.sets = sets;
+	ml.nsets = nsets;
+	ml.cxt = AllocSetContextCreate(CurrentMemoryContext, "medcrm time rule matches",
+								   ALLOCSET_DEFAULT_SIZES);
+	memset(&fr, 0, sizeof(fr));
+	fr.pub.receiveSlot = find_receive;
+	fr.pub.rStartup = find_startup;
+	fr.pub.rShutdown = find_shutdown;
+	fr.pub.rDestroy = find_destroy;
+	fr.pub.mydest = DestNone;
+	fr.ml = &ml;
+	fr.keepcxt = CurrentMemoryContext;
+	fr.rowcxt = AllocSetContextCreate(CurrentMemoryContext, "medcrm time rule row",
+									  ALLOCSET_DEFAULT_SIZES);
+
+	plan = SPI_prepare_cursor(find_sql(sets, nsets, sql), nargs, types, CURSOR_OPT_PARALLEL_OK);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
+	params = makeParamList(nargs);
+	for (i = 0; i < nargs; i++)
+	{
+		ParamExternData *prm = &params->params[i];
+
+		prm->value = values[i];
+		prm->isnull = (nulls != NULL && nulls[i] == 'n');
+		prm->pflags = PARAM_FLAG_CONST;
+		prm->ptype = types[i];
+	}
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = &fr.pub;
+	ret = SPI_execute_plan_extended(plan, &options);
+	/* SPI reports a SELECT into a receiver tagged DestNone as "utility" */
+	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+		elog(ERROR, "reading the source of event %s failed: %s", sets[0].spec->name,
+			 SPI_result_code_string(ret));
+	SPI_freeplan(plan);
+	MemoryContextDelete(fr.rowcxt);
+
+	/* 2. which keys medcrm.task has already */
+	for (m = 0; m < ml.nmatch; m += PROBE_BATCH)
+		mark_existing(ml.matches + m, Min(PROBE_BATCH, ml.nmatch - m), ml.cxt);
+
+	/* 3. the source rows with a new key, rendered and inserted */
+	ids = MemoryContextAlloc(ml.cxt, sizeof(Datum) * Max(ml.nmatch, 1));
+	for (m = 0; m < ml.nmatch; m++)
+		if (!ml.matches[m].exists)
+			ids[nids++] = Int64GetDatum(ml.matches[m].source_id);
+	elog(DEBUG1, "medcrm: event %s: %llu due rows, %d matches, %d without a task",
+		 sets[0].spec->name, (unsigned long long) fr.nrows, ml.nmatch, nids);
+	if (nids == 0)
+		inserted = 0;
+	else if ((uint64) nids * 2 > fr.nrows)
+		inserted = evaluate(sets, nsets, sql, nargs, types, values, nulls);
+	else
+	{
+		Oid		   *types2 = palloc(sizeof(Oid) * (nargs + 1));
+		Datum	   *values2 = palloc(sizeof(Datum) * (nargs + 1));
+		char	   *nulls2 = palloc(nargs + 2);
+		int			nunique = 0;
+
+		/* distinct ids (a row can match several rules) */
+		qsort(ids, nids, sizeof(Datum), cmp_int64);
+		for (i = 0; i < nids; i++)
+			if (nunique == 0 || DatumGetInt64(ids[i]) != DatumGetInt64(ids[nunique - 1]))
+				ids[nunique++] = ids[i];
+		for (i = 0; i < nargs; i++)
+		{
+			types2[i] = types[i];
+			values2[i] = values[i];
+			nulls2[i] = nulls != NULL ? nulls[i] : ' ';
+		}
+		types2[nargs] = INT8ARRAYOID;
+		values2[nargs] = PointerGetDatum(construct_array(ids, nunique, INT8OID, sizeof(int64),
+														 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		nulls2[nargs] = ' ';
+		nulls2[nargs + 1] = '\0';
+		inserted = evaluate(sets, nsets,
+							psprintf("SELECT * FROM (%s) AS src"
+									 " WHERE source_id OPERATOR(pg_catalog.=) ANY ($%d)",
+									 sql, nargs + 1),
+							nargs + 1, types2, values2, nulls2);
+	}
+	MemoryContextDelete(ml.cxt);
 	return inserted;
 }
 
@@ -943,6 +1353,8 @@ run_event(RuleEvent event, RuleMode mode, const char *sql, TimestampTz as_of, bo
 	values[1] = Int32GetDatum(rule_event_specs[event].time_key != NULL ||
 							  event == RULE_EVENT_CONTRACT_EXPIRED ?
 							  set.min_overdue : set.max_within);
+	if (mode == MODE_TIME)
+		return evaluate_time(&set, 1, sql, with_window ? 2 : 1, types, values, NULL);
 	return evaluate(&set, 1, sql, with_window ? 2 : 1, types, values, NULL);
 }
 
@@ -971,6 +1383,8 @@ run_contracts(RuleMode mode, const char *source, TimestampTz as_of)
 		nulls[1] = 'n';
 	if (sets[1].nrules == 0)
 		nulls[2] = 'n';
+	if (mode == MODE_TIME)
+		return evaluate_time(sets, 2, contract_sql(source), 3, types, values, nulls);
 	return evaluate(sets, 2, contract_sql(source), 3, types, values, nulls);
 }
 

@@ -12,10 +12,20 @@
 #   2. the same for the work orders (deadlines, routing and dispatch tasks);
 #   3. run_time_rules() over all contracts vs the bare SELECT of the due rows.
 # Prints each time and the ratios; the figures go into BENCHMARKS.md.
-# MEDCRM_BENCH_RULES_PART=time runs part 3 only.
+#
+#   MEDCRM_BENCH_RULES_PART=time|copy  runs part 3 only / parts 1 and 2 only
+#   MEDCRM_BENCH_RULES_REPEAT=n        n rounds of every measurement (default 3);
+#                                      ratios are taken within a round and
+#                                      reported as median [min-max] over rounds
+#   MEDCRM_BENCH_RULES_SCALE=n         row scale of this benchmark (default
+#                                      MEDCRM_BENCH_SCALE), so that the shared
+#                                      medcrm_bench can stay small:
+#   MEDCRM_BENCH_SCALE=5 MEDCRM_BENCH_RULES_SCALE=500 MEDCRM_BENCH_FILTER=rules make bench
 set -euo pipefail
 cd "${MEDCRM_TOP:-$(dirname "$0")/../..}"
-scale=${MEDCRM_BENCH_SCALE:-500}
+scale=${MEDCRM_BENCH_RULES_SCALE:-${MEDCRM_BENCH_SCALE:-500}}
+repeat=${MEDCRM_BENCH_RULES_REPEAT:-3}
+part=${MEDCRM_BENCH_RULES_PART:-all}
 rows=$(( scale * 2000 ))
 accounts=$(( scale * 400 ))
 db=medcrm_bench_rules
@@ -34,6 +44,13 @@ ms_of() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 secs() { awk -v a="$1" 'BEGIN { printf "%.2f s", a / 1000 }'; }
+# summary VALUES...: median [min-max] of the values
+summary() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+    m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "%.2f [%.2f-%.2f]", m, v[1], v[NR] }'
+}
+load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 dropdb --if-exists "$db" >/dev/null
 createdb "$db"
@@ -197,40 +214,55 @@ reset_tables() {
 }
 tasks() { psql -X -qAt -d "$db" -c "SELECT count(*) FROM medcrm.task"; }
 
-# ---- 1 and 2: COPY with and without triggers ----
+# ---- 1 and 2: COPY with and without triggers, $repeat rounds ----
 declare -A t n
-[ "${MEDCRM_BENCH_RULES_PART:-all}" = time ] && variants="" || variants="none medcrm plpgsql"
-if [ -n "$variants" ]; then
-for variant in none medcrm plpgsql; do
-  case $variant in
-    none)    medcrm_triggers off ;;
-    medcrm)  medcrm_triggers on ;;
-    plpgsql) medcrm_triggers off; plpgsql_triggers on ;;
-  esac
+declare -a r_c r_cp r_w r_ws r_s r_wp loads
+copy_contracts() { ms -c "COPY medcrm.contract (id, account_id, contract_no, kind, starts_on, ends_on, value, status) FROM '$dir/contracts.csv' (FORMAT csv)"; }
+copy_work_orders() { ms -c "COPY medcrm.work_order (id, account_id, kind, priority, reported_at, status) FROM '$dir/work_orders.csv' (FORMAT csv)"; }
+if [ "$part" != time ]; then
+for round in $(seq 1 "$repeat"); do
+  loads+=("$(load)")
+  for variant in none medcrm plpgsql; do
+    case $variant in
+      none)    medcrm_triggers off ;;
+      medcrm)  medcrm_triggers on ;;
+      plpgsql) medcrm_triggers off; plpgsql_triggers on ;;
+    esac
+    reset_tables
+    t[contract_$variant]=$(copy_contracts)
+    n[contract_$variant]=$(tasks)
+    t[wo_$variant]=$(copy_work_orders)
+    n[wo_$variant]=$(( $(tasks) - n[contract_$variant] ))
+    if [ "$variant" = medcrm ] && [ "$round" = 1 ]; then
+      # the same rows with deadlines and team as the trigger computed them
+      psqlq -c "COPY (SELECT id, account_id, kind, priority, reported_at, status, response_due_at, resolve_due_at, assigned_team
+                        FROM medcrm.work_order) TO '$dir/work_orders_full.csv' (FORMAT csv)"
+    fi
+    [ "$variant" = plpgsql ] && plpgsql_triggers off
+    echo "   round $round: COPY with $variant triggers: contracts $(secs "${t[contract_$variant]}") (${n[contract_$variant]} tasks), work orders $(secs "${t[wo_$variant]}") (${n[wo_$variant]} tasks)"
+  done
+  # baseline 2: the application supplies deadlines and team itself (no trigger, same final rows)
+  medcrm_triggers off
   reset_tables
-  t[contract_$variant]=$(ms -c "COPY medcrm.contract (id, account_id, contract_no, kind, starts_on, ends_on, value, status) FROM '$dir/contracts.csv' (FORMAT csv)")
-  n[contract_$variant]=$(tasks)
-  t[wo_$variant]=$(ms -c "COPY medcrm.work_order (id, account_id, kind, priority, reported_at, status) FROM '$dir/work_orders.csv' (FORMAT csv)")
-  n[wo_$variant]=$(( $(tasks) - n[contract_$variant] ))
-  if [ "$variant" = medcrm ]; then
-    # the same rows with deadlines and team as the trigger computed them
-    psqlq -c "COPY (SELECT id, account_id, kind, priority, reported_at, status, response_due_at, resolve_due_at, assigned_team
-                      FROM medcrm.work_order) TO '$dir/work_orders_full.csv' (FORMAT csv)"
-  fi
-  [ "$variant" = plpgsql ] && plpgsql_triggers off
-  echo "   COPY with $variant triggers: contracts $(secs "${t[contract_$variant]}") (${n[contract_$variant]} tasks), work orders $(secs "${t[wo_$variant]}") (${n[wo_$variant]} tasks)"
+  t[wo_supplied]=$(ms -c "COPY medcrm.work_order (id, account_id, kind, priority, reported_at, status, response_due_at, resolve_due_at, assigned_team) FROM '$dir/work_orders_full.csv' (FORMAT csv)")
+  medcrm_triggers on
+  loads+=("$(load)")
+  echo "   round $round: COPY of work orders with deadlines and team supplied, no triggers: $(secs "${t[wo_supplied]}")"
+  r_c+=("$(ratio "${t[contract_medcrm]}" "${t[contract_none]}")")
+  r_cp+=("$(ratio "${t[contract_plpgsql]}" "${t[contract_medcrm]}")")
+  r_w+=("$(ratio "${t[wo_medcrm]}" "${t[wo_none]}")")
+  r_ws+=("$(ratio "${t[wo_medcrm]}" "${t[wo_supplied]}")")
+  r_s+=("$(ratio "${t[wo_supplied]}" "${t[wo_none]}")")
+  r_wp+=("$(ratio "${t[wo_plpgsql]}" "${t[wo_medcrm]}")")
+  echo "   round $round ratios: contracts medcrm/none ${r_c[-1]}, plpgsql/medcrm ${r_cp[-1]}; work orders medcrm/none ${r_w[-1]}, medcrm/supplied ${r_ws[-1]}, supplied/none ${r_s[-1]}, plpgsql/medcrm ${r_wp[-1]}"
 done
-# baseline 2: the application supplies deadlines and team itself (no trigger, same columns)
-medcrm_triggers off
-reset_tables
-t[wo_supplied]=$(ms -c "COPY medcrm.work_order (id, account_id, kind, priority, reported_at, status, response_due_at, resolve_due_at, assigned_team) FROM '$dir/work_orders_full.csv' (FORMAT csv)")
-echo "   COPY of work orders with deadlines and team supplied, no triggers: $(secs "${t[wo_supplied]}")"
-medcrm_triggers on
-echo "   contracts:   medcrm/none $(ratio "${t[contract_medcrm]}" "${t[contract_none]}")x (target <= 1.3), plpgsql/medcrm $(ratio "${t[contract_plpgsql]}" "${t[contract_medcrm]}")x (target >= 2)"
-echo "   work orders: medcrm/none $(ratio "${t[wo_medcrm]}" "${t[wo_none]}")x (target <= 1.3), medcrm/supplied $(ratio "${t[wo_medcrm]}" "${t[wo_supplied]}")x, plpgsql/medcrm $(ratio "${t[wo_plpgsql]}" "${t[wo_medcrm]}")x (target >= 2)"
+echo "   load average (1, 5, 15 min) at the start and end of each round: $(printf '%s; ' "${loads[@]}")"
+echo "   contracts:   medcrm/none $(summary "${r_c[@]}")x (target <= 1.3), plpgsql/medcrm $(summary "${r_cp[@]}")x (target >= 2)"
+echo "   work orders: medcrm/none $(summary "${r_w[@]}")x (target <= 1.3), medcrm/supplied $(summary "${r_ws[@]}")x, supplied/none $(summary "${r_s[@]}")x, plpgsql/medcrm $(summary "${r_wp[@]}")x (target >= 2)"
 fi
 
 # ---- 3: run_time_rules over the contracts vs the bare SELECT of the due rows ----
+if [ "$part" != copy ]; then
 medcrm_triggers off
 reset_tables
 psqlq -c "COPY medcrm.contract (id, account_id, contract_no, kind, starts_on, ends_on, value, status) FROM '$dir/contracts.csv' (FORMAT csv)" -c "VACUUM ANALYZE medcrm.contract"
@@ -240,17 +272,33 @@ due_rows="SELECT c.id, c.account_id, c.ends_on, a.name, coalesce(a.tier_override
  WHERE c.status = 'active'
    AND (c.ends_on BETWEEN current_date AND current_date + 120 OR c.ends_on < current_date)
    AND NOT EXISTS (SELECT FROM medcrm.contract s WHERE s.renewed_from = c.id)"
-bare=$(ms -c "SELECT count(*), sum(length(name) + length(contract_no) + length(coalesce(tier, ''))) FROM ($due_rows) AS due")
-# plain SQL that writes one task per due row, for what the writing alone costs
-plain=$(ms_of 2 -c "BEGIN" -c "INSERT INTO medcrm.task (account_id, kind, title, due_at, priority, source_table, source_id, rule_id, dedupe_key)
-  SELECT account_id, 'renewal', 'Renew ' || contract_no || ' of ' || name, ends_on - 30, 3, 'contract', id, 10, 'plain:' || id
-    FROM ($due_rows) AS due ON CONFLICT (dedupe_key) DO NOTHING" -c "ROLLBACK")
-first=$(ms -c "SELECT medcrm.run_time_rules()")
-created=$(tasks)
-again=$(ms -c "SELECT medcrm.run_time_rules()")
-echo "   bare SELECT of the due contracts $(secs "$bare"); plain INSERT ... SELECT of one task per due row $(secs "$plain")"
-echo "   run_time_rules() $(secs "$first") creating $created tasks; again (steady state) $(secs "$again") creating $(( $(tasks) - created ))"
-echo "   run_time_rules/SELECT: steady state $(ratio "$again" "$bare")x (target <= 2), first run $(ratio "$first" "$bare")x; first run/(plain INSERT ... SELECT) $(ratio "$first" "$plain")x"
+declare -a r_again r_first r_plain tloads
+for round in $(seq 1 "$repeat"); do
+  psqlq -c "TRUNCATE medcrm.task" -c "CHECKPOINT"
+  tloads+=("$(load)")
+  bare=$(ms -c "SELECT count(*), sum(length(name) + length(contract_no) + length(coalesce(tier, ''))) FROM ($due_rows) AS due")
+  # plain SQL that writes one task per due row, for what the writing alone costs
+  plain=$(ms_of 2 -c "BEGIN" -c "INSERT INTO medcrm.task (account_id, kind, title, due_at, priority, source_table, source_id, rule_id, dedupe_key)
+    SELECT account_id, 'renewal', 'Renew ' || contract_no || ' of ' || name, ends_on - 30, 3, 'contract', id, 10, 'plain:' || id
+      FROM ($due_rows) AS due ON CONFLICT (dedupe_key) DO NOTHING" -c "ROLLBACK")
+  first=$(ms -c "SELECT medcrm.run_time_rules()")
+  created=$(tasks)
+  again=$(ms -c "SELECT medcrm.run_time_rules()")
+  again_created=$(( $(tasks) - created ))
+  bare2=$(ms -c "SELECT count(*), sum(length(name) + length(contract_no) + length(coalesce(tier, ''))) FROM ($due_rows) AS due")
+  tloads+=("$(load)")
+  # the re-run against the mean of the SELECT measured just before and after it
+  bare_mean=$(awk -v a="$bare" -v b="$bare2" 'BEGIN { print (a + b) / 2 }')
+  r_again+=("$(ratio "$again" "$bare_mean")")
+  r_first+=("$(ratio "$first" "$bare_mean")")
+  r_plain+=("$(ratio "$first" "$plain")")
+  echo "   round $round: bare SELECT of the due contracts $(secs "$bare") / $(secs "$bare2"); plain INSERT ... SELECT of one task per due row $(secs "$plain")"
+  echo "   round $round: run_time_rules() $(secs "$first") creating $created tasks; again (steady state) $(secs "$again") creating $again_created"
+  echo "   round $round ratios: steady state/SELECT ${r_again[-1]}, first run/SELECT ${r_first[-1]}, first run/plain INSERT ${r_plain[-1]}"
+done
+echo "   load average (1, 5, 15 min) at the start and end of each round: $(printf '%s; ' "${tloads[@]}")"
+echo "   run_time_rules/SELECT: steady state $(summary "${r_again[@]}")x (target <= 2), first run $(summary "${r_first[@]}")x; first run/(plain INSERT ... SELECT) $(summary "${r_plain[@]}")x"
+fi
 
 rm -f "$dir/contracts.csv" "$dir/work_orders.csv" "$dir/work_orders_full.csv"
 dropdb "$db"
