@@ -563,63 +563,62 @@ match_row(MatchList *ml, RowValues *rv, uint64 row)
 	}
 }
 
-static SPIPlanPtr exists_plan = NULL;
-
-static int
-cmp_key(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
+static SPIPlanPtr mark_plan = NULL;
 
 /*
- * The dedupe keys among the matches that medcrm.task already has, sorted
- * (in cxt). Returns the SPI result to free once the keys are no longer used.
+ * Mark the matches whose dedupe key medcrm.task has already. The query
+ * returns the positions of those keys in the array, so nothing is copied
+ * back or searched in C. Planned for every call with the keys at hand
+ * (CURSOR_OPT_CUSTOM_PLAN): index probes per key while the keys are few
+ * against the task history, one pass over the tasks when they are not; a
+ * generic plan made once, for instance while the task table was still empty,
+ * could not follow that.
  */
-static SPITupleTable *
-existing_keys(Match *matches, int nmatch, MemoryContext cxt, char ***keys, int *nkeys)
+static void
+mark_existing(Match *matches, int nmatch, MemoryContext cxt)
 {
 	Datum	   *elems;
 	Datum		arg[1];
-	int			dims[1] = {nmatch};
-	int			lbs[1] = {1};
 	int			ret;
 	uint64		i;
-	MemoryContext old = MemoryContextSwitchTo(cxt);
+	MemoryContext old;
 
-	if (exists_plan == NULL)
+	if (mark_plan == NULL)
 	{
 		Oid			types[1] = {TEXTARRAYOID};
 		SPIPlanPtr	plan;
 
-		MemoryContextSwitchTo(old);
-		plan = SPI_prepare("SELECT dedupe_key FROM medcrm.task"
-						   " WHERE dedupe_key OPERATOR(pg_catalog.=) ANY ($1)", 1, types);
+		plan = SPI_prepare_cursor("SELECT k.i::pg_catalog.int4"
+								  "  FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(key, i)"
+								  " WHERE EXISTS (SELECT FROM medcrm.task t"
+								  "                WHERE t.dedupe_key OPERATOR(pg_catalog.=) k.key)",
+								  1, types, CURSOR_OPT_CUSTOM_PLAN);
 		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+			elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(plan) != 0)
 			elog(ERROR, "SPI_keepplan failed");
-		exists_plan = plan;
-		MemoryContextSwitchTo(cxt);
+		mark_plan = plan;
 	}
+	old = MemoryContextSwitchTo(cxt);
 	elems = palloc(sizeof(Datum) * nmatch);
 	for (i = 0; i < (uint64) nmatch; i++)
 		elems[i] = CStringGetTextDatum(matches[i].key);
-	arg[0] = PointerGetDatum(construct_md_array(elems, NULL, 1, dims, lbs, TEXTOID, -1, false,
-												TYPALIGN_INT));
+	arg[0] = PointerGetDatum(construct_array(elems, nmatch, TEXTOID, -1, false, TYPALIGN_INT));
 	MemoryContextSwitchTo(old);
 
-	ret = SPI_execute_plan(exists_plan, arg, NULL, true, 0);
+	ret = SPI_execute_plan(mark_plan, arg, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading medcrm.task failed: %s", SPI_result_code_string(ret));
-
-	old = MemoryContextSwitchTo(cxt);
-	*nkeys = (int) SPI_processed;
-	*keys = palloc(sizeof(char *) * Max(SPI_processed, 1));
 	for (i = 0; i < SPI_processed; i++)
-		(*keys)[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-	MemoryContextSwitchTo(old);
-	qsort(*keys, *nkeys, sizeof(char *), cmp_key);
-	return SPI_tuptable;
+	{
+		bool		isnull;
+		int32		pos = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+													  SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (!isnull && pos >= 1 && pos <= nmatch)
+			matches[pos - 1].exists = true;
+	}
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /*
@@ -740,19 +739,13 @@ evaluate(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum
 
 		if (nmatch > 0)
 		{
-			char	  **existing;
-			int			nexisting;
-			SPITupleTable *et;
-
-			et = existing_keys(matches, nmatch, matchcxt, &existing, &nexisting);
+			mark_existing(matches, nmatch, matchcxt);
 			for (m = 0; m < nmatch; m++)
 			{
 				RowValues	rv;
 				int			ncols = tt->tupdesc->natts + 1;
-				const char *key = matches[m].key;
 
-				if (nexisting > 0 &&
-					bsearch(&key, existing, nexisting, sizeof(char *), cmp_key) != NULL)
+				if (matches[m].exists)
 					continue;
 				old = MemoryContextSwitchTo(rowcxt);
 				rv.tup = tt->vals[matches[m].row];
@@ -765,8 +758,6 @@ evaluate(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum
 				MemoryContextSwitchTo(old);
 				MemoryContextReset(rowcxt);
 			}
-			if (et != NULL)
-				SPI_freetuptable(et);
 		}
 		SPI_freetuptable(tt);
 	}
@@ -931,64 +922,6 @@ cmp_int64(const void *a, const void *b)
 	int64		y = *(const int64 *) b;
 
 	return x < y ? -1 : x > y ? 1 : 0;
-}
-
-static SPIPlanPtr mark_plan = NULL;
-
-/*
- * Mark the matches whose dedupe key medcrm.task has already. The query
- * returns the positions of those keys in the array, so nothing is copied
- * back or searched in C. Planned for every call with the keys at hand
- * (CURSOR_OPT_CUSTOM_PLAN): index probes per key while the keys are few
- * against the task history, one pass over the tasks when they are not; a
- * generic plan made once, for instance while the task table was still empty,
- * could not follow that.
- */
-static void
-mark_existing(Match *matches, int nmatch, MemoryContext cxt)
-{
-	Datum	   *elems;
-	Datum		arg[1];
-	int			ret;
-	uint64		i;
-	MemoryContext old;
-
-	if (mark_plan == NULL)
-	{
-		Oid			types[1] = {TEXTARRAYOID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare_cursor("SELECT k.i::pg_catalog.int4"
-								  "  FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(key, i)"
-								  " WHERE EXISTS (SELECT FROM medcrm.task t"
-								  "                WHERE t.dedupe_key OPERATOR(pg_catalog.=) k.key)",
-								  1, types, CURSOR_OPT_CUSTOM_PLAN);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		mark_plan = plan;
-	}
-	old = MemoryContextSwitchTo(cxt);
-	elems = palloc(sizeof(Datum) * nmatch);
-	for (i = 0; i < (uint64) nmatch; i++)
-		elems[i] = CStringGetTextDatum(matches[i].key);
-	arg[0] = PointerGetDatum(construct_array(elems, nmatch, TEXTOID, -1, false, TYPALIGN_INT));
-	MemoryContextSwitchTo(old);
-
-	ret = SPI_execute_plan(mark_plan, arg, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading medcrm.task failed: %s", SPI_result_code_string(ret));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		int32		pos = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
-													  SPI_tuptable->tupdesc, 1, &isnull));
-
-		if (!isnull && pos >= 1 && pos <= nmatch)
-			matches[pos - 1].exists = true;
-	}
-	SPI_freetuptable(SPI_tuptable);
 }
 
 /*

@@ -42,6 +42,22 @@ ms_of() {
   local nth=$1; shift
   psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c '\timing on' "$@" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sed -n "${nth}p"
 }
+# wall_cpu SQL: run one statement, print "wall_ms cpu_ms", cpu_ms being the
+# CPU time (user + system) of the server process that ran it, read from
+# /proc (the cluster of run-all.sh is local). On a machine shared with other
+# work the CPU time is the steadier figure: waiting for a core does not count.
+wall_cpu() {
+  psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<SQL | awk '/^Time:/ { w = $2 } /^cpu/ { c[n++] = $2 }
+    END { printf "%.1f %d\n", w, n == 2 ? (c[1] - c[0]) * 1000 / ticks : -1 }' ticks="$(getconf CLK_TCK)"
+SELECT pg_backend_pid() AS pid \gset
+\setenv MEDCRM_BENCH_PID :pid
+\! test -r /proc/\$MEDCRM_BENCH_PID/stat && awk '{ print "cpu", \$14 + \$15 }' /proc/\$MEDCRM_BENCH_PID/stat
+\timing on
+$1;
+\timing off
+\! test -r /proc/\$MEDCRM_BENCH_PID/stat && awk '{ print "cpu", \$14 + \$15 }' /proc/\$MEDCRM_BENCH_PID/stat
+SQL
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 secs() { awk -v a="$1" 'BEGIN { printf "%.2f s", a / 1000 }'; }
 # summary VALUES...: median [min-max] of the values
@@ -216,9 +232,12 @@ tasks() { psql -X -qAt -d "$db" -c "SELECT count(*) FROM medcrm.task"; }
 
 # ---- 1 and 2: COPY with and without triggers, $repeat rounds ----
 declare -A t n
-declare -a r_c r_cp r_w r_ws r_s r_wp loads
-copy_contracts() { ms -c "COPY medcrm.contract (id, account_id, contract_no, kind, starts_on, ends_on, value, status) FROM '$dir/contracts.csv' (FORMAT csv)"; }
-copy_work_orders() { ms -c "COPY medcrm.work_order (id, account_id, kind, priority, reported_at, status) FROM '$dir/work_orders.csv' (FORMAT csv)"; }
+declare -a r_c r_cp r_w r_ws r_s r_wp q_c q_cp q_w q_ws q_s q_wp loads
+copy_contracts() { wall_cpu "COPY medcrm.contract (id, account_id, contract_no, kind, starts_on, ends_on, value, status) FROM '$dir/contracts.csv' (FORMAT csv)"; }
+copy_work_orders() { wall_cpu "COPY medcrm.work_order (id, account_id, kind, priority, reported_at, status) FROM '$dir/work_orders.csv' (FORMAT csv)"; }
+declare -A c
+# keep VAR "wall cpu": t[VAR] = wall, c[VAR] = cpu
+keep() { t[$1]=${2% *}; c[$1]=${2#* }; }
 if [ "$part" != time ]; then
 for round in $(seq 1 "$repeat"); do
   loads+=("$(load)")
@@ -229,9 +248,9 @@ for round in $(seq 1 "$repeat"); do
       plpgsql) medcrm_triggers off; plpgsql_triggers on ;;
     esac
     reset_tables
-    t[contract_$variant]=$(copy_contracts)
+    keep "contract_$variant" "$(copy_contracts)"
     n[contract_$variant]=$(tasks)
-    t[wo_$variant]=$(copy_work_orders)
+    keep "wo_$variant" "$(copy_work_orders)"
     n[wo_$variant]=$(( $(tasks) - n[contract_$variant] ))
     if [ "$variant" = medcrm ] && [ "$round" = 1 ]; then
       # the same rows with deadlines and team as the trigger computed them
@@ -239,26 +258,35 @@ for round in $(seq 1 "$repeat"); do
                         FROM medcrm.work_order) TO '$dir/work_orders_full.csv' (FORMAT csv)"
     fi
     [ "$variant" = plpgsql ] && plpgsql_triggers off
-    echo "   round $round: COPY with $variant triggers: contracts $(secs "${t[contract_$variant]}") (${n[contract_$variant]} tasks), work orders $(secs "${t[wo_$variant]}") (${n[wo_$variant]} tasks)"
+    echo "   round $round: COPY with $variant triggers: contracts $(secs "${t[contract_$variant]}") (CPU $(secs "${c[contract_$variant]}"); ${n[contract_$variant]} tasks), work orders $(secs "${t[wo_$variant]}") (CPU $(secs "${c[wo_$variant]}"); ${n[wo_$variant]} tasks)"
   done
   # baseline 2: the application supplies deadlines and team itself (no trigger, same final rows)
   medcrm_triggers off
   reset_tables
-  t[wo_supplied]=$(ms -c "COPY medcrm.work_order (id, account_id, kind, priority, reported_at, status, response_due_at, resolve_due_at, assigned_team) FROM '$dir/work_orders_full.csv' (FORMAT csv)")
+  keep wo_supplied "$(wall_cpu "COPY medcrm.work_order (id, account_id, kind, priority, reported_at, status, response_due_at, resolve_due_at, assigned_team) FROM '$dir/work_orders_full.csv' (FORMAT csv)")"
   medcrm_triggers on
   loads+=("$(load)")
-  echo "   round $round: COPY of work orders with deadlines and team supplied, no triggers: $(secs "${t[wo_supplied]}")"
+  echo "   round $round: COPY of work orders with deadlines and team supplied, no triggers: $(secs "${t[wo_supplied]}") (CPU $(secs "${c[wo_supplied]}"))"
   r_c+=("$(ratio "${t[contract_medcrm]}" "${t[contract_none]}")")
   r_cp+=("$(ratio "${t[contract_plpgsql]}" "${t[contract_medcrm]}")")
   r_w+=("$(ratio "${t[wo_medcrm]}" "${t[wo_none]}")")
   r_ws+=("$(ratio "${t[wo_medcrm]}" "${t[wo_supplied]}")")
   r_s+=("$(ratio "${t[wo_supplied]}" "${t[wo_none]}")")
   r_wp+=("$(ratio "${t[wo_plpgsql]}" "${t[wo_medcrm]}")")
-  echo "   round $round ratios: contracts medcrm/none ${r_c[-1]}, plpgsql/medcrm ${r_cp[-1]}; work orders medcrm/none ${r_w[-1]}, medcrm/supplied ${r_ws[-1]}, supplied/none ${r_s[-1]}, plpgsql/medcrm ${r_wp[-1]}"
+  q_c+=("$(ratio "${c[contract_medcrm]}" "${c[contract_none]}")")
+  q_cp+=("$(ratio "${c[contract_plpgsql]}" "${c[contract_medcrm]}")")
+  q_w+=("$(ratio "${c[wo_medcrm]}" "${c[wo_none]}")")
+  q_ws+=("$(ratio "${c[wo_medcrm]}" "${c[wo_supplied]}")")
+  q_s+=("$(ratio "${c[wo_supplied]}" "${c[wo_none]}")")
+  q_wp+=("$(ratio "${c[wo_plpgsql]}" "${c[wo_medcrm]}")")
+  echo "   round $round ratios, wall: contracts medcrm/none ${r_c[-1]}, plpgsql/medcrm ${r_cp[-1]}; work orders medcrm/none ${r_w[-1]}, medcrm/supplied ${r_ws[-1]}, supplied/none ${r_s[-1]}, plpgsql/medcrm ${r_wp[-1]}"
+  echo "   round $round ratios, CPU:  contracts medcrm/none ${q_c[-1]}, plpgsql/medcrm ${q_cp[-1]}; work orders medcrm/none ${q_w[-1]}, medcrm/supplied ${q_ws[-1]}, supplied/none ${q_s[-1]}, plpgsql/medcrm ${q_wp[-1]}"
 done
 echo "   load average (1, 5, 15 min) at the start and end of each round: $(printf '%s; ' "${loads[@]}")"
-echo "   contracts:   medcrm/none $(summary "${r_c[@]}")x (target <= 1.3), plpgsql/medcrm $(summary "${r_cp[@]}")x (target >= 2)"
-echo "   work orders: medcrm/none $(summary "${r_w[@]}")x (target <= 1.3), medcrm/supplied $(summary "${r_ws[@]}")x, supplied/none $(summary "${r_s[@]}")x, plpgsql/medcrm $(summary "${r_wp[@]}")x (target >= 2)"
+echo "   median [min-max] over $repeat rounds, wall clock / server CPU time:"
+echo "   contracts:   medcrm/none $(summary "${r_c[@]}")x / $(summary "${q_c[@]}")x (target <= 1.3), plpgsql/medcrm $(summary "${r_cp[@]}")x / $(summary "${q_cp[@]}")x (target >= 2)"
+echo "   work orders: medcrm/none $(summary "${r_w[@]}")x / $(summary "${q_w[@]}")x (target <= 1.3), medcrm/supplied $(summary "${r_ws[@]}")x / $(summary "${q_ws[@]}")x, supplied/none $(summary "${r_s[@]}")x / $(summary "${q_s[@]}")x"
+echo "   work orders: plpgsql/medcrm $(summary "${r_wp[@]}")x / $(summary "${q_wp[@]}")x (target >= 2)"
 fi
 
 # ---- 3: run_time_rules over the contracts vs the bare SELECT of the due rows ----
