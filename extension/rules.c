@@ -17,6 +17,14 @@
  * tasks in batches with INSERT ... SELECT FROM unnest(...) ON CONFLICT
  * (dedupe_key) DO NOTHING. The dedupe key is rule + source row + occurrence,
  * so re-firing, re-running and concurrent writers never create a task twice.
+ * Before rendering, the keys of the matches are looked up in medcrm.task so
+ * that rows already tasked cost no rendering and no insert.
+ *
+ * run_time_rules() puts a find step in front (evaluate_time()): a lean,
+ * parallel-capable query without the template columns finds the matches and
+ * their keys, and only the source rows without a task are read again in full
+ * and rendered. The daily re-run that finds nothing new costs about as much
+ * as the bare query that finds the due rows.
  *
  * The functions that write tasks are SECURITY DEFINER (see 30_rules.sql): the
  * writers of business rows (medcrm_sales, medcrm_service, medcrm_quality)

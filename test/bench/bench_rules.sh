@@ -13,7 +13,9 @@
 #   3. run_time_rules() over all contracts vs the bare SELECT of the due rows.
 # Prints each time and the ratios; the figures go into BENCHMARKS.md.
 #
-#   MEDCRM_BENCH_RULES_PART=time|copy  runs part 3 only / parts 1 and 2 only
+#   MEDCRM_BENCH_RULES_PART=time|copy|wo  part 3 only / parts 1 and 2 only /
+#                                      the work orders of part 2 only (no
+#                                      contracts, no PL/pgSQL variant)
 #   MEDCRM_BENCH_RULES_REPEAT=n        n rounds of every measurement (default 3);
 #                                      ratios are taken within a round and
 #                                      reported as median [min-max] over rounds
@@ -232,30 +234,34 @@ tasks() { psql -X -qAt -d "$db" -c "SELECT count(*) FROM medcrm.task"; }
 
 # ---- 1 and 2: COPY with and without triggers, $repeat rounds ----
 declare -A t n
-declare -a r_c r_cp r_w r_ws r_s r_wp q_c q_cp q_w q_ws q_s q_wp loads
+declare -a r_c r_cp r_w r_ws r_s r_wp r_wf q_c q_cp q_w q_ws q_s q_wp q_wf loads
+task_cols="account_id, kind, title, due_at, assignee_role, priority, status, source_table, source_id, rule_id, dedupe_key, device_id"
 copy_contracts() { wall_cpu "COPY medcrm.contract (id, account_id, contract_no, kind, starts_on, ends_on, value, status) FROM '$dir/contracts.csv' (FORMAT csv)"; }
 copy_work_orders() { wall_cpu "COPY medcrm.work_order (id, account_id, kind, priority, reported_at, status) FROM '$dir/work_orders.csv' (FORMAT csv)"; }
 declare -A c
 # keep VAR "wall cpu": t[VAR] = wall, c[VAR] = cpu
 keep() { t[$1]=${2% *}; c[$1]=${2#* }; }
 if [ "$part" != time ]; then
+variants="none medcrm plpgsql"
+[ "$part" = wo ] && variants="none medcrm"
 for round in $(seq 1 "$repeat"); do
   loads+=("$(load)")
-  for variant in none medcrm plpgsql; do
+  for variant in $variants; do
     case $variant in
       none)    medcrm_triggers off ;;
       medcrm)  medcrm_triggers on ;;
       plpgsql) medcrm_triggers off; plpgsql_triggers on ;;
     esac
     reset_tables
-    keep "contract_$variant" "$(copy_contracts)"
+    if [ "$part" = wo ]; then keep "contract_$variant" "1 1"; else keep "contract_$variant" "$(copy_contracts)"; fi
     n[contract_$variant]=$(tasks)
     keep "wo_$variant" "$(copy_work_orders)"
     n[wo_$variant]=$(( $(tasks) - n[contract_$variant] ))
     if [ "$variant" = medcrm ] && [ "$round" = 1 ]; then
       # the same rows with deadlines and team as the trigger computed them
       psqlq -c "COPY (SELECT id, account_id, kind, priority, reported_at, status, response_due_at, resolve_due_at, assigned_team
-                        FROM medcrm.work_order) TO '$dir/work_orders_full.csv' (FORMAT csv)"
+                        FROM medcrm.work_order) TO '$dir/work_orders_full.csv' (FORMAT csv)" \
+            -c "COPY (SELECT $task_cols FROM medcrm.task WHERE source_table = 'work_order') TO '$dir/tasks_full.csv' (FORMAT csv)"
     fi
     [ "$variant" = plpgsql ] && plpgsql_triggers off
     echo "   round $round: COPY with $variant triggers: contracts $(secs "${t[contract_$variant]}") (CPU $(secs "${c[contract_$variant]}"); ${n[contract_$variant]} tasks), work orders $(secs "${t[wo_$variant]}") (CPU $(secs "${c[wo_$variant]}"); ${n[wo_$variant]} tasks)"
@@ -264,14 +270,27 @@ for round in $(seq 1 "$repeat"); do
   medcrm_triggers off
   reset_tables
   keep wo_supplied "$(wall_cpu "COPY medcrm.work_order (id, account_id, kind, priority, reported_at, status, response_due_at, resolve_due_at, assigned_team) FROM '$dir/work_orders_full.csv' (FORMAT csv)")"
+  # baseline 3: and the same dispatch tasks as medcrm created them, by COPY
+  keep tasks_supplied "$(wall_cpu "COPY medcrm.task ($task_cols) FROM '$dir/tasks_full.csv' (FORMAT csv)")"
+  t[wo_final]=$(awk -v a="${t[wo_supplied]}" -v b="${t[tasks_supplied]}" 'BEGIN { print a + b }')
+  c[wo_final]=$(( c[wo_supplied] + c[tasks_supplied] ))
   medcrm_triggers on
   loads+=("$(load)")
-  echo "   round $round: COPY of work orders with deadlines and team supplied, no triggers: $(secs "${t[wo_supplied]}") (CPU $(secs "${c[wo_supplied]}"))"
-  r_c+=("$(ratio "${t[contract_medcrm]}" "${t[contract_none]}")")
-  r_cp+=("$(ratio "${t[contract_plpgsql]}" "${t[contract_medcrm]}")")
+  echo "   round $round: COPY of work orders with deadlines and team supplied, no triggers: $(secs "${t[wo_supplied]}") (CPU $(secs "${c[wo_supplied]}")); then COPY of the same $(tasks) dispatch tasks: $(secs "${t[tasks_supplied]}") (CPU $(secs "${c[tasks_supplied]}"))"
   r_w+=("$(ratio "${t[wo_medcrm]}" "${t[wo_none]}")")
   r_ws+=("$(ratio "${t[wo_medcrm]}" "${t[wo_supplied]}")")
   r_s+=("$(ratio "${t[wo_supplied]}" "${t[wo_none]}")")
+  r_wf+=("$(ratio "${t[wo_medcrm]}" "${t[wo_final]}")")
+  q_wf+=("$(ratio "${c[wo_medcrm]}" "${c[wo_final]}")")
+  if [ "$part" = wo ]; then
+    echo "   round $round ratios, wall / CPU: work orders medcrm/none ${r_w[-1]} / $(ratio "${c[wo_medcrm]}" "${c[wo_none]}"), medcrm/supplied ${r_ws[-1]} / $(ratio "${c[wo_medcrm]}" "${c[wo_supplied]}"), medcrm/(supplied + tasks) ${r_wf[-1]} / ${q_wf[-1]}"
+    q_w+=("$(ratio "${c[wo_medcrm]}" "${c[wo_none]}")")
+    q_ws+=("$(ratio "${c[wo_medcrm]}" "${c[wo_supplied]}")")
+    q_s+=("$(ratio "${c[wo_supplied]}" "${c[wo_none]}")")
+    continue
+  fi
+  r_c+=("$(ratio "${t[contract_medcrm]}" "${t[contract_none]}")")
+  r_cp+=("$(ratio "${t[contract_plpgsql]}" "${t[contract_medcrm]}")")
   r_wp+=("$(ratio "${t[wo_plpgsql]}" "${t[wo_medcrm]}")")
   q_c+=("$(ratio "${c[contract_medcrm]}" "${c[contract_none]}")")
   q_cp+=("$(ratio "${c[contract_plpgsql]}" "${c[contract_medcrm]}")")
@@ -279,18 +298,19 @@ for round in $(seq 1 "$repeat"); do
   q_ws+=("$(ratio "${c[wo_medcrm]}" "${c[wo_supplied]}")")
   q_s+=("$(ratio "${c[wo_supplied]}" "${c[wo_none]}")")
   q_wp+=("$(ratio "${c[wo_plpgsql]}" "${c[wo_medcrm]}")")
-  echo "   round $round ratios, wall: contracts medcrm/none ${r_c[-1]}, plpgsql/medcrm ${r_cp[-1]}; work orders medcrm/none ${r_w[-1]}, medcrm/supplied ${r_ws[-1]}, supplied/none ${r_s[-1]}, plpgsql/medcrm ${r_wp[-1]}"
-  echo "   round $round ratios, CPU:  contracts medcrm/none ${q_c[-1]}, plpgsql/medcrm ${q_cp[-1]}; work orders medcrm/none ${q_w[-1]}, medcrm/supplied ${q_ws[-1]}, supplied/none ${q_s[-1]}, plpgsql/medcrm ${q_wp[-1]}"
+  echo "   round $round ratios, wall: contracts medcrm/none ${r_c[-1]}, plpgsql/medcrm ${r_cp[-1]}; work orders medcrm/none ${r_w[-1]}, medcrm/supplied ${r_ws[-1]}, medcrm/(supplied + tasks) ${r_wf[-1]}, supplied/none ${r_s[-1]}, plpgsql/medcrm ${r_wp[-1]}"
+  echo "   round $round ratios, CPU:  contracts medcrm/none ${q_c[-1]}, plpgsql/medcrm ${q_cp[-1]}; work orders medcrm/none ${q_w[-1]}, medcrm/supplied ${q_ws[-1]}, medcrm/(supplied + tasks) ${q_wf[-1]}, supplied/none ${q_s[-1]}, plpgsql/medcrm ${q_wp[-1]}"
 done
 echo "   load average (1, 5, 15 min) at the start and end of each round: $(printf '%s; ' "${loads[@]}")"
 echo "   median [min-max] over $repeat rounds, wall clock / server CPU time:"
-echo "   contracts:   medcrm/none $(summary "${r_c[@]}")x / $(summary "${q_c[@]}")x (target <= 1.3), plpgsql/medcrm $(summary "${r_cp[@]}")x / $(summary "${q_cp[@]}")x (target >= 2)"
+[ "$part" != wo ] && echo "   contracts:   medcrm/none $(summary "${r_c[@]}")x / $(summary "${q_c[@]}")x (target <= 1.3), plpgsql/medcrm $(summary "${r_cp[@]}")x / $(summary "${q_cp[@]}")x (target >= 2)"
 echo "   work orders: medcrm/none $(summary "${r_w[@]}")x / $(summary "${q_w[@]}")x (target <= 1.3), medcrm/supplied $(summary "${r_ws[@]}")x / $(summary "${q_ws[@]}")x, supplied/none $(summary "${r_s[@]}")x / $(summary "${q_s[@]}")x"
-echo "   work orders: plpgsql/medcrm $(summary "${r_wp[@]}")x / $(summary "${q_wp[@]}")x (target >= 2)"
+echo "   work orders: medcrm/(supplied work orders + COPY of the same tasks) $(summary "${r_wf[@]}")x / $(summary "${q_wf[@]}")x"
+[ "$part" != wo ] && echo "   work orders: plpgsql/medcrm $(summary "${r_wp[@]}")x / $(summary "${q_wp[@]}")x (target >= 2)"
 fi
 
 # ---- 3: run_time_rules over the contracts vs the bare SELECT of the due rows ----
-if [ "$part" != copy ]; then
+if [ "$part" != copy ] && [ "$part" != wo ]; then
 medcrm_triggers off
 reset_tables
 psqlq -c "COPY medcrm.contract (id, account_id, contract_no, kind, starts_on, ends_on, value, status) FROM '$dir/contracts.csv' (FORMAT csv)" -c "VACUUM ANALYZE medcrm.contract"
@@ -328,5 +348,5 @@ echo "   load average (1, 5, 15 min) at the start and end of each round: $(print
 echo "   run_time_rules/SELECT: steady state $(summary "${r_again[@]}")x (target <= 2), first run $(summary "${r_first[@]}")x; first run/(plain INSERT ... SELECT) $(summary "${r_plain[@]}")x"
 fi
 
-rm -f "$dir/contracts.csv" "$dir/work_orders.csv" "$dir/work_orders_full.csv"
+rm -f "$dir/contracts.csv" "$dir/work_orders.csv" "$dir/work_orders_full.csv" "$dir/tasks_full.csv"
 dropdb "$db"
