@@ -1,6 +1,6 @@
 /*
  * kpi.h — declarations shared by the C files of the KPI engine
- * (kpi_cover.c, kpi_exact.c, kpi_engine.c).
+ * (kpi_cover.c, kpi_exact.c, kpi_dq.c, kpi_engine.c).
  */
 #ifndef MEDCRM_KPI_H
 #define MEDCRM_KPI_H
@@ -44,5 +44,16 @@ extern void kpi_exact_add_units(KpiExact *s, int128 units, int32 dscale);
 extern void kpi_exact_merge(KpiExact *dst, const KpiExact *src);
 extern bool kpi_exact_is_zero(const KpiExact *s);
 extern Datum kpi_exact_to_numeric(const KpiExact *s);
+
+/* ---- kpi_dq.c: accounts with data-quality findings (parallel worker) ------ */
+
+typedef struct KpiDqReader KpiDqReader;
+
+/* Start reading the account ids of medcrm.v_data_quality (in a worker if possible). */
+extern KpiDqReader *kpi_dq_start(void);
+/* Collect what has arrived so far, without waiting. */
+extern void kpi_dq_poll(KpiDqReader *rd);
+/* All the ids (distinct, unordered); ends the worker. */
+extern const int64 *kpi_dq_finish(KpiDqReader *rd, Size *n);
 
 #endif							/* MEDCRM_KPI_H */

@@ -70,6 +70,10 @@
 #include "kpi.h"
 
 PG_FUNCTION_INFO_V1(medcrm_kpi_engine);
+#include "portability/instr_time.h"
+static instr_time kpi_t0, kpi_t1;
+#define KPI_T0() INSTR_TIME_SET_CURRENT(kpi_t0)
+#define KPI_T1(w) do { INSTR_TIME_SET_CURRENT(kpi_t1); INSTR_TIME_SUBTRACT(kpi_t1, kpi_t0); elog(DEBUG1, "kpi engine: %s %.0f ms", w, INSTR_TIME_GET_MILLISEC(kpi_t1)); } while (0)
 
 /* ---- the KPI keys, in report order (medcrm.kpi_keys()) --------------------- */
 
@@ -480,7 +484,8 @@ ts_diff_usec(TimestampTz b, TimestampTz a)
 
 typedef struct MedRow
 {
-	int64		key;			/* period * ngroups + group */
+	int32		p;				/* period */
+	int32		cell;
 	double		v;
 } MedRow;
 
@@ -689,24 +694,17 @@ scan_accounts(Run *r)
 										   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 }
 
-/* data_error_rate: the accounts with an open finding in medcrm.v_data_quality */
+/* data_error_rate: mark the accounts with an open finding (kpi_dq.c) */
 static void
-read_data_quality(Run *r)
+apply_data_quality(Run *r, KpiDqReader *dq)
 {
-	uint64		i;
-	int			rc;
+	Size		n;
+	const int64 *ids = kpi_dq_finish(dq, &n);
+	Size		i;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute("SELECT DISTINCT q.account_id::pg_catalog.int8 FROM medcrm.v_data_quality AS q "
-					 "WHERE q.account_id IS NOT NULL", true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
-	for (i = 0; i < SPI_processed; i++)
+	for (i = 0; i < n; i++)
 	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-		int32		a = isnull ? -1 : idindex_find(&r->aidx, DatumGetInt64(d));
+		int32		a = idindex_find(&r->aidx, ids[i]);
 
 		if (a >= 0 && !(r->aflags[a] & AF_ERROR))
 		{
@@ -714,7 +712,6 @@ read_data_quality(Run *r)
 			r->n_error[r->acell[a]]++;
 		}
 	}
-	SPI_finish();
 }
 
 /* active devices of counted accounts: the service coverage denominator */
@@ -750,21 +747,12 @@ scan_devices(Run *r)
 }
 
 static inline void
-med_push(Run *r, Vec *v, int p, int cell, double x)
+med_push(Vec *v, int p, int cell, double x)
 {
-	int			t = cell / r->nreg;
-	int			rg = cell % r->nreg;
-	int64		base = (int64) p * r->ngroup;
-	MedRow	   *m;
+	MedRow	   *m = vec_push(v);
 
-	m = vec_push(v);
-	m->key = base;
-	m->v = x;
-	m = vec_push(v);
-	m->key = base + 1 + t;
-	m->v = x;
-	m = vec_push(v);
-	m->key = base + 1 + r->ntier + rg;
+	m->p = p;
+	m->cell = cell;
 	m->v = x;
 }
 
@@ -839,7 +827,7 @@ scan_work_orders(Run *r)
 				{
 					kpi_exact_add_units(ACC_NUM(r, K_FR_MEAN, p, c), response_us, KPI_EXACT_SCALE);
 					acc_count(r, K_FR_MEAN, p, c, 0, 1);
-					med_push(r, &r->fr_med, p, c, (double) response_us / 1000000.0);
+					med_push(&r->fr_med, p, c, (double) response_us / 1000000.0);
 				}
 				met = has_rdue && has_sdue && has_fr && has_res && fr <= rdue && res <= sdue;
 				missed = (has_fr && has_rdue && fr > rdue) ||
@@ -854,7 +842,7 @@ scan_work_orders(Run *r)
 
 				kpi_exact_add_units(ACC_NUM(r, K_RES_MEAN, p, c), resolution_us, KPI_EXACT_SCALE);
 				acc_count(r, K_RES_MEAN, p, c, 0, 1);
-				med_push(r, &r->res_med, p, c, (double) resolution_us / 1000000.0);
+				med_push(&r->res_med, p, c, (double) resolution_us / 1000000.0);
 			}
 		}
 	}
@@ -1276,50 +1264,122 @@ finish_recalls(Run *r)
 	}
 }
 
-static int
-med_cmp(const void *a, const void *b)
+/* Rearrange a[0..n-1] so that a[k] is the k-th smallest (0-based), smaller before, larger after. */
+static void
+select_kth(double *a, Size n, Size k)
 {
-	const MedRow *x = a;
-	const MedRow *y = b;
+	Size		lo = 0,
+				hi = n - 1;
 
-	if (x->key != y->key)
-		return (x->key > y->key) - (x->key < y->key);
-	return (x->v > y->v) - (x->v < y->v);
+	while (lo < hi)
+	{
+		double		pivot = a[lo + (hi - lo) / 2];
+		Size		i = lo,
+					j = hi;
+
+		/* Hoare partition around the middle element */
+		while (i <= j)
+		{
+			while (a[i] < pivot)
+				i++;
+			while (a[j] > pivot)
+				j--;
+			if (i <= j)
+			{
+				double		t = a[i];
+
+				a[i] = a[j];
+				a[j] = t;
+				i++;
+				if (j == 0)
+					break;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			return;				/* a[j+1 .. i-1] all equal the pivot */
+	}
 }
 
-/* percentile_cont(0.5) of each (period, group), as PostgreSQL computes it */
+/*
+ * percentile_cont(0.5) of each (period, group), as PostgreSQL computes it:
+ * rownum = 1 + 0.5 * (n - 1); the value at floor(rownum), interpolated
+ * towards the one at ceil(rownum) as lo + (rownum - floor) * (hi - lo).
+ * The rows are bucketed by (period, group) and each bucket's middle found
+ * by quickselect: linear, where sorting every group was not.
+ */
 static void
 finish_medians(Run *r, Vec *rows, int which)
 {
 	MedRow	   *m = (MedRow *) rows->data;
 	Size		n = rows->n;
-	Size		i = 0;
+	Size		nkeys = (Size) r->np * r->ngroup;
+	Size	   *start = palloc0((nkeys + 1) * sizeof(Size));
+	Size	   *fill = palloc(nkeys * sizeof(Size));
+	double	   *vals = MemoryContextAllocHuge(CurrentMemoryContext, Max(3 * n, 1) * sizeof(double));
+	Size		i,
+				key;
+	int			g;
 
-	r->med_n[which] = palloc0((Size) r->np * r->ngroup * sizeof(int64));
-	r->med_v[which] = palloc0((Size) r->np * r->ngroup * sizeof(double));
-	qsort(m, n, sizeof(MedRow), med_cmp);
-	while (i < n)
+	r->med_n[which] = palloc0(nkeys * sizeof(int64));
+	r->med_v[which] = palloc0(nkeys * sizeof(double));
+	/* every row counts in three groups: overall, its tier, its region */
+	for (i = 0; i < n; i++)
 	{
-		Size		j = i;
-		int64		cnt;
+		Size		base = (Size) m[i].p * r->ngroup;
+
+		start[base + 0 + 1]++;
+		start[base + 1 + m[i].cell / r->nreg + 1]++;
+		start[base + 1 + r->ntier + m[i].cell % r->nreg + 1]++;
+	}
+	for (key = 0; key < nkeys; key++)
+		start[key + 1] += start[key];
+	memcpy(fill, start, nkeys * sizeof(Size));
+	for (i = 0; i < n; i++)
+	{
+		Size		base = (Size) m[i].p * r->ngroup;
+		Size		keys[3];
+
+		keys[0] = base;
+		keys[1] = base + 1 + m[i].cell / r->nreg;
+		keys[2] = base + 1 + r->ntier + m[i].cell % r->nreg;
+		for (g = 0; g < 3; g++)
+			vals[fill[keys[g]]++] = m[i].v;
+	}
+	for (key = 0; key < nkeys; key++)
+	{
+		double	   *a = vals + start[key];
+		Size		cnt = start[key + 1] - start[key];
 		double		rownum,
 					first_row,
 					second_row,
 					lo,
 					hi;
+		Size		j;
 
-		while (j < n && m[j].key == m[i].key)
-			j++;
-		cnt = j - i;
+		if (cnt == 0)
+			continue;
 		rownum = 1 + (0.5 * (cnt - 1));
 		first_row = floor(rownum);
 		second_row = ceil(rownum);
-		lo = m[i + (Size) first_row - 1].v;
-		hi = m[i + (Size) second_row - 1].v;
-		r->med_n[which][m[i].key] = cnt;
-		r->med_v[which][m[i].key] = (second_row == first_row) ? lo
+		select_kth(a, cnt, (Size) first_row - 1);
+		lo = a[(Size) first_row - 1];
+		hi = lo;
+		if (second_row != first_row)
+		{
+			/* the next value up: the smallest of those after the k-th */
+			hi = a[(Size) first_row];
+			for (j = (Size) first_row + 1; j < cnt; j++)
+				if (a[j] < hi)
+					hi = a[j];
+		}
+		r->med_n[which][key] = cnt;
+		r->med_v[which][key] = (second_row == first_row) ? lo
 			: lo + ((rownum - first_row) * (hi - lo));
-		i = j;
 	}
 }
 
@@ -1589,6 +1649,7 @@ medcrm_kpi_engine(PG_FUNCTION_ARGS)
 				old;
 	Run		   *r;
 	Datum	   *e;
+	KpiDqReader *dq;
 	int			i;
 
 	if (np < 1 || np > KPI_COVER_PERIODS)
@@ -1629,22 +1690,62 @@ medcrm_kpi_engine(PG_FUNCTION_ARGS)
 					 errdetail("Bound %d is not before bound %d, or a window start decreases.", i + 1, i + 2),
 					 errhint("Call medcrm.kpi_series(), which validates the bounds.")));
 
+	dq = kpi_dq_start();
+	KPI_T0();
 	scan_accounts(r);
-	read_data_quality(r);
+	KPI_T1("scan_accounts(r);");
+	KPI_T0();
+	kpi_dq_poll(dq);
 	scan_devices(r);
+	KPI_T1("scan_devices(r);");
+	KPI_T0();
+	kpi_dq_poll(dq);
 	scan_work_orders(r);
+	KPI_T1("scan_work_orders(r);");
+	KPI_T0();
+	kpi_dq_poll(dq);
 	scan_visits(r);
+	KPI_T1("scan_visits(r);");
+	KPI_T0();
+	kpi_dq_poll(dq);
 	scan_opportunities(r);
+	KPI_T1("scan_opportunities(r);");
+	KPI_T0();
+	kpi_dq_poll(dq);
 	scan_contracts(r);
+	KPI_T1("scan_contracts(r);");
+	KPI_T0();
 	finish_contracts(r);
+	KPI_T1("finish_contracts(r);");
+	KPI_T0();
+	kpi_dq_poll(dq);
 	scan_orders(r);
+	KPI_T1("scan_orders(r);");
+	KPI_T0();
+	kpi_dq_poll(dq);
 	scan_invoices(r);
+	KPI_T1("scan_invoices(r);");
+	KPI_T0();
+	apply_data_quality(r, dq);
+	KPI_T1("dq");
+	KPI_T0();
 	scan_recalls(r);
+	KPI_T1("scan_recalls(r);");
+	KPI_T0();
 	scan_tasks(r);
+	KPI_T1("scan_tasks(r);");
+	KPI_T0();
 	finish_recalls(r);
+	KPI_T1("finish_recalls(r);");
+	KPI_T0();
 	finish_medians(r, &r->fr_med, 0);
+	KPI_T1("finish_medians(r, &r->fr_med, 0);");
+	KPI_T0();
 	finish_medians(r, &r->res_med, 1);
+	KPI_T1("finish_medians(r, &r->res_med, 1);");
+	KPI_T0();
 	finish_cells(r);
+	KPI_T1("finish_cells(r);");
 
 	/* result rows go to the tuplestore, which lives in the per-query context */
 	MemoryContextSwitchTo(old);

@@ -82,19 +82,20 @@ SELECT 'contract_ends_before_starts', 'error', 'contract', k.id, k.account_id,
    AND NOT EXISTS (SELECT FROM medcrm.account AS m
                     WHERE m.id OPERATOR(pg_catalog.=) k.account_id AND m.merged_into IS NOT NULL)
 UNION ALL
-SELECT 'invoice_overpaid', 'error', 'invoice', i.id, i.account_id,
-       pg_catalog.format('Invoice %s is paid %s but invoiced only %s.', i.id, i.paid_amount, i.amount),
-       'Correct invoice.paid_amount (record an overpayment as a credit note instead); the collection rate uses it.'
+-- both invoice checks in one scan of the invoices
+SELECT f.finding_code, 'error', 'invoice', i.id, i.account_id, f.detail, f.fix_hint
   FROM medcrm.invoice AS i
- WHERE i.paid_amount OPERATOR(pg_catalog.>) i.amount
-   AND NOT EXISTS (SELECT FROM medcrm.account AS m
-                    WHERE m.id OPERATOR(pg_catalog.=) i.account_id AND m.merged_into IS NOT NULL)
-UNION ALL
-SELECT 'invoice_due_before_issue', 'error', 'invoice', i.id, i.account_id,
-       pg_catalog.format('Invoice %s is due on %s, before it was issued on %s.', i.id, i.due_on, i.issued_on),
-       'Correct invoice.issued_on or invoice.due_on.'
-  FROM medcrm.invoice AS i
- WHERE i.due_on OPERATOR(pg_catalog.<) i.issued_on
+ CROSS JOIN LATERAL (
+       SELECT 'invoice_overpaid',
+              pg_catalog.format('Invoice %s is paid %s but invoiced only %s.', i.id, i.paid_amount, i.amount),
+              'Correct invoice.paid_amount (record an overpayment as a credit note instead); the collection rate uses it.'
+        WHERE i.paid_amount OPERATOR(pg_catalog.>) i.amount
+       UNION ALL
+       SELECT 'invoice_due_before_issue',
+              pg_catalog.format('Invoice %s is due on %s, before it was issued on %s.', i.id, i.due_on, i.issued_on),
+              'Correct invoice.issued_on or invoice.due_on.'
+        WHERE i.due_on OPERATOR(pg_catalog.<) i.issued_on) AS f (finding_code, detail, fix_hint)
+ WHERE (i.paid_amount OPERATOR(pg_catalog.>) i.amount OR i.due_on OPERATOR(pg_catalog.<) i.issued_on)
    AND NOT EXISTS (SELECT FROM medcrm.account AS m
                     WHERE m.id OPERATOR(pg_catalog.=) i.account_id AND m.merged_into IS NOT NULL)
 UNION ALL
