@@ -40,6 +40,7 @@
 
 #include <math.h>
 
+#include "access/parallel.h"
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -52,6 +53,7 @@
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "optimizer/cost.h"
 #include "port/pg_bitutils.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -565,6 +567,8 @@ typedef struct Run
 	KpiExact   *proc_num;
 	int64	   *proc_den;
 	int64	   *med_n[2];
+	/* in the sales worker: set when a value needs numeric arithmetic */
+	bool	   *worker_fallback;
 	double	   *med_v[2];
 } Run;
 
@@ -979,6 +983,32 @@ finish_contracts(Run *r)
 }
 
 /*
+ * Add a numeric value to an exact sum. In the sales worker, whose sums live
+ * in shared memory, a value that only numeric arithmetic can add (NaN, more
+ * than 6 decimals) stops the worker instead: false, and the leader redoes
+ * its tables itself.
+ */
+static inline bool
+add_numeric(Run *r, KpiExact *s, Datum v)
+{
+	int128		units;
+	int32		dscale;
+
+	if (kpi_exact_decode(v, &units, &dscale))
+	{
+		kpi_exact_add_units(s, units, dscale);
+		return true;
+	}
+	if (r->worker_fallback)
+	{
+		*r->worker_fallback = true;
+		return false;
+	}
+	kpi_exact_add_numeric(s, v);
+	return true;
+}
+
+/*
  * Sales orders: repeat purchase (orders in the trailing 12 months, per
  * account), CLV (margin of all orders before a period's end, active
  * accounts) and the A-tier margin share (orders in the period).
@@ -1000,9 +1030,6 @@ scan_orders(Run *r)
 		int32		a;
 		int			lo,
 					c;
-		int128		units;
-		int32		dscale;
-		bool		exact;
 		Datum		margin;
 
 		if (d >= to)
@@ -1015,29 +1042,17 @@ scan_orders(Run *r)
 		if (d >= r->w12d[0])
 			r->repeat[a] = kpi_cover_add(r->repeat[a], lo, count_le_date(r->w12d, np, d) - 1);
 		margin = COL(&s, 2);
-		exact = kpi_exact_decode(margin, &units, &dscale);
-		if (r->aflags[a] & AF_ACTIVE)
-		{
-			if (exact)
-				kpi_exact_add_units(&r->clv_lo[lo * r->ncell + c], units, dscale);
-			else
-				kpi_exact_add_numeric(&r->clv_lo[lo * r->ncell + c], margin);
-		}
+		if ((r->aflags[a] & AF_ACTIVE) &&
+			!add_numeric(r, &r->clv_lo[lo * r->ncell + c], margin))
+			break;
 		if (d >= r->bd[0])
 		{
 			/* in the range: lo is the order's period */
-			if (exact)
-			{
-				kpi_exact_add_units(ACC_DEN(r, K_A_MARGIN, lo, c), units, dscale);
-				if (c / r->nreg == r->tier_a)
-					kpi_exact_add_units(ACC_NUM(r, K_A_MARGIN, lo, c), units, dscale);
-			}
-			else
-			{
-				kpi_exact_add_numeric(ACC_DEN(r, K_A_MARGIN, lo, c), margin);
-				if (c / r->nreg == r->tier_a)
-					kpi_exact_add_numeric(ACC_NUM(r, K_A_MARGIN, lo, c), margin);
-			}
+			if (!add_numeric(r, ACC_DEN(r, K_A_MARGIN, lo, c), margin))
+				break;
+			if (c / r->nreg == r->tier_a &&
+				!add_numeric(r, ACC_NUM(r, K_A_MARGIN, lo, c), margin))
+				break;
 		}
 	}
 	scan_close(&s);
@@ -1058,6 +1073,7 @@ scan_invoices(Run *r)
 	while (scan_next(&s))
 	{
 		DateADT		due = DatumGetDateADT(COL(&s, 1));
+		Datum		amount = COL(&s, 2);
 		int32		a;
 		int			p,
 					c;
@@ -1069,10 +1085,10 @@ scan_invoices(Run *r)
 			continue;
 		p = count_le_date(r->bd, np, due) - 1;
 		c = r->acell[a];
-		kpi_exact_add_numeric(ACC_DEN(r, K_COLLECTION, p, c), COL(&s, 2));
+		if (!add_numeric(r, ACC_DEN(r, K_COLLECTION, p, c), amount))
+			break;
 		if (!COL_NULL(&s, 3) && DatumGetDateADT(COL(&s, 3)) <= due)
 		{
-			Datum		amount = COL(&s, 2);
 			Datum		paid = COL(&s, 4);
 			int128		ua,
 						up;
@@ -1087,13 +1103,214 @@ scan_invoices(Run *r)
 				else
 					kpi_exact_add_units(ACC_NUM(r, K_COLLECTION, p, c), up, sp);
 			}
-			else
-				kpi_exact_add_numeric(ACC_NUM(r, K_COLLECTION, p, c),
-									  DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount, paid)) < 0
-									  ? amount : paid);
+			else if (!add_numeric(r, ACC_NUM(r, K_COLLECTION, p, c),
+								  DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount, paid)) < 0
+								  ? amount : paid))
+				break;
 		}
 	}
 	scan_close(&s);
+}
+
+/* ---- the sales worker ---------------------------------------------------------- */
+
+/*
+ * Sales orders and invoices are the largest tables the engine reads; a
+ * parallel worker (access/parallel.h: same transaction, snapshot and user)
+ * scans them while the engine scans the others. It gets the accounts'
+ * lookup array, cells and flags in dynamic shared memory and leaves its
+ * sums (the A-margin and collection cells, CLV by first period, the
+ * per-account repeat-purchase masks) there; the engine merges them. Without
+ * a worker, or when the worker met a value only numeric arithmetic can sum,
+ * the engine scans the two tables itself.
+ */
+#define SW_KEY_HEADER	UINT64CONST(0x6D6564636B707701)
+#define SW_KEY_INDEX	UINT64CONST(0x6D6564636B707702)
+#define SW_KEY_IDS		UINT64CONST(0x6D6564636B707703)
+#define SW_KEY_CELL		UINT64CONST(0x6D6564636B707704)
+#define SW_KEY_FLAGS	UINT64CONST(0x6D6564636B707705)
+#define SW_KEY_REPEAT	UINT64CONST(0x6D6564636B707706)
+#define SW_KEY_ACC		UINT64CONST(0x6D6564636B707707)
+#define SW_KEY_CLV		UINT64CONST(0x6D6564636B707708)
+
+typedef struct SalesWorkerHeader
+{
+	int			np;
+	int			ncell;
+	int			nreg;
+	int			tier_a;
+	DateADT		bd[KPI_COVER_PERIODS + 1];
+	DateADT		w12d[KPI_COVER_PERIODS];
+	IdIndex		aidx;			/* pointers invalid here: see the keys */
+	int32		nacct;
+	bool		fallback;
+} SalesWorkerHeader;
+
+PGDLLEXPORT void medcrm_kpi_sales_worker(dsm_segment *seg, shm_toc *toc);
+
+static Size
+acc_size(const Run *r)
+{
+	return (Size) KPI_N * r->np * r->ncell * 2 * sizeof(KpiExact);
+}
+
+static Size
+index_size(const IdIndex *ix)
+{
+	return ix->dense ? (Size) ix->range * sizeof(int32) : Max(ix->n, 1) * sizeof(int32);
+}
+
+static Size
+ids_size(const IdIndex *ix)
+{
+	return ix->dense ? sizeof(int64) : Max(ix->n, 1) * sizeof(int64);
+}
+
+/* Launch the sales worker; NULL when none could be had. */
+static ParallelContext *
+sales_worker_start(Run *r)
+{
+	ParallelContext *pcxt;
+	SalesWorkerHeader *h;
+	Size		sizes[8];
+	uint64		keys[8] = {SW_KEY_HEADER, SW_KEY_INDEX, SW_KEY_IDS, SW_KEY_CELL,
+	SW_KEY_FLAGS, SW_KEY_REPEAT, SW_KEY_ACC, SW_KEY_CLV};
+	void	   *chunk[8];
+	int			i;
+
+	if (IsParallelWorker() || max_parallel_workers_per_gather <= 0)
+		return NULL;
+	sizes[0] = sizeof(SalesWorkerHeader);
+	sizes[1] = index_size(&r->aidx);
+	sizes[2] = ids_size(&r->aidx);
+	sizes[3] = Max(r->nacct, 1) * sizeof(int32);
+	sizes[4] = Max(r->nacct, 1) * sizeof(uint8);
+	sizes[5] = Max(r->nacct, 1) * sizeof(uint64);
+	sizes[6] = acc_size(r);
+	sizes[7] = (Size) r->np * r->ncell * sizeof(KpiExact);
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("medcrm", "medcrm_kpi_sales_worker", 1);
+	for (i = 0; i < 8; i++)
+		shm_toc_estimate_chunk(&pcxt->estimator, sizes[i]);
+	shm_toc_estimate_keys(&pcxt->estimator, 8);
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		return NULL;
+	}
+	for (i = 0; i < 8; i++)
+	{
+		chunk[i] = shm_toc_allocate(pcxt->toc, sizes[i]);
+		shm_toc_insert(pcxt->toc, keys[i], chunk[i]);
+	}
+	h = chunk[0];
+	memset(h, 0, sizeof(*h));
+	h->np = r->np;
+	h->ncell = r->ncell;
+	h->nreg = r->nreg;
+	h->tier_a = r->tier_a;
+	memcpy(h->bd, r->bd, sizeof(h->bd));
+	memcpy(h->w12d, r->w12d, sizeof(h->w12d));
+	h->aidx = r->aidx;
+	h->nacct = r->nacct;
+	if (r->aidx.dense)
+		memcpy(chunk[1], r->aidx.dense, sizes[1]);
+	else if (r->aidx.n > 0)
+	{
+		memcpy(chunk[1], r->aidx.sorted_slots, r->aidx.n * sizeof(int32));
+		memcpy(chunk[2], r->aidx.sorted_ids, r->aidx.n * sizeof(int64));
+	}
+	memcpy(chunk[3], r->acell, r->nacct * sizeof(int32));
+	memcpy(chunk[4], r->aflags, r->nacct * sizeof(uint8));
+	memset(chunk[5], 0, sizes[5]);
+	memset(chunk[6], 0, sizes[6]);
+	memset(chunk[7], 0, sizes[7]);
+	LaunchParallelWorkers(pcxt);
+	if (pcxt->nworkers_launched == 0)
+	{
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		return NULL;
+	}
+	return pcxt;
+}
+
+/* A Run over the shared arrays (worker side). */
+static Run *
+sales_worker_run(shm_toc *toc)
+{
+	SalesWorkerHeader *h = shm_toc_lookup(toc, SW_KEY_HEADER, false);
+	Run		   *r = palloc0(sizeof(Run));
+
+	r->np = h->np;
+	r->ncell = h->ncell;
+	r->nreg = h->nreg;
+	r->tier_a = h->tier_a;
+	memcpy(r->bd, h->bd, sizeof(r->bd));
+	memcpy(r->w12d, h->w12d, sizeof(r->w12d));
+	r->aidx = h->aidx;
+	if (h->aidx.dense)
+		r->aidx.dense = shm_toc_lookup(toc, SW_KEY_INDEX, false);
+	else
+	{
+		r->aidx.sorted_slots = shm_toc_lookup(toc, SW_KEY_INDEX, false);
+		r->aidx.sorted_ids = shm_toc_lookup(toc, SW_KEY_IDS, false);
+	}
+	r->nacct = h->nacct;
+	r->acell = shm_toc_lookup(toc, SW_KEY_CELL, false);
+	r->aflags = shm_toc_lookup(toc, SW_KEY_FLAGS, false);
+	r->repeat = shm_toc_lookup(toc, SW_KEY_REPEAT, false);
+	r->acc = shm_toc_lookup(toc, SW_KEY_ACC, false);
+	r->clv_lo = shm_toc_lookup(toc, SW_KEY_CLV, false);
+	r->worker_fallback = &h->fallback;
+	return r;
+}
+
+void
+medcrm_kpi_sales_worker(dsm_segment *seg, shm_toc *toc)
+{
+	Run		   *r = sales_worker_run(toc);
+
+	scan_orders(r);
+	if (!*r->worker_fallback)
+		scan_invoices(r);
+}
+
+/* Wait for the sales worker and take its sums, or scan the two tables here. */
+static void
+sales_worker_finish(Run *r, ParallelContext *pcxt)
+{
+	if (pcxt)
+	{
+		Run		   *w;
+		Size		i,
+					n;
+		bool		fallback;
+
+		WaitForParallelWorkersToFinish(pcxt);
+		w = sales_worker_run(pcxt->toc);
+		fallback = *w->worker_fallback;
+		if (!fallback)
+		{
+			memcpy(r->repeat, w->repeat, Max(r->nacct, 1) * sizeof(uint64));
+			n = (Size) KPI_N * r->np * r->ncell * 2;
+			for (i = 0; i < n; i++)
+				if (w->acc[i].units != 0 || w->acc[i].dscale != 0)
+					kpi_exact_merge(&r->acc[i], &w->acc[i]);
+			n = (Size) r->np * r->ncell;
+			for (i = 0; i < n; i++)
+				kpi_exact_merge(&r->clv_lo[i], &w->clv_lo[i]);
+		}
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		if (!fallback)
+			return;
+	}
+	scan_orders(r);
+	scan_invoices(r);
 }
 
 /* Recalls opened in the range. */
@@ -1650,6 +1867,7 @@ medcrm_kpi_engine(PG_FUNCTION_ARGS)
 	Run		   *r;
 	Datum	   *e;
 	KpiDqReader *dq;
+	ParallelContext *sales;
 	int			i;
 
 	if (np < 1 || np > KPI_COVER_PERIODS)
@@ -1694,6 +1912,7 @@ medcrm_kpi_engine(PG_FUNCTION_ARGS)
 	KPI_T0();
 	scan_accounts(r);
 	KPI_T1("scan_accounts(r);");
+	sales = sales_worker_start(r);
 	KPI_T0();
 	kpi_dq_poll(dq);
 	scan_devices(r);
@@ -1718,22 +1937,17 @@ medcrm_kpi_engine(PG_FUNCTION_ARGS)
 	finish_contracts(r);
 	KPI_T1("finish_contracts(r);");
 	KPI_T0();
-	kpi_dq_poll(dq);
-	scan_orders(r);
-	KPI_T1("scan_orders(r);");
-	KPI_T0();
-	kpi_dq_poll(dq);
-	scan_invoices(r);
-	KPI_T1("scan_invoices(r);");
-	KPI_T0();
-	apply_data_quality(r, dq);
-	KPI_T1("dq");
-	KPI_T0();
 	scan_recalls(r);
 	KPI_T1("scan_recalls(r);");
 	KPI_T0();
 	scan_tasks(r);
 	KPI_T1("scan_tasks(r);");
+	KPI_T0();
+	sales_worker_finish(r, sales);
+	KPI_T1("sales");
+	KPI_T0();
+	apply_data_quality(r, dq);
+	KPI_T1("dq");
 	KPI_T0();
 	finish_recalls(r);
 	KPI_T1("finish_recalls(r);");
