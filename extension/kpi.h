@@ -40,10 +40,24 @@ typedef struct KpiExact
 /* Decode a numeric Datum into units; false when it does not fit. */
 extern bool kpi_exact_decode(Datum num, int128 *units, int32 *dscale);
 extern void kpi_exact_add_numeric(KpiExact *s, Datum num);
-extern void kpi_exact_add_units(KpiExact *s, int128 units, int32 dscale);
+extern void kpi_exact_add_slow(KpiExact *s, int128 units, int32 dscale);
 extern void kpi_exact_merge(KpiExact *dst, const KpiExact *src);
 extern bool kpi_exact_is_zero(const KpiExact *s);
 extern Datum kpi_exact_to_numeric(const KpiExact *s);
+
+/* Add units (millionths) of a value of display scale dscale: the hot path. */
+static inline void
+kpi_exact_add_units(KpiExact *s, int128 units, int32 dscale)
+{
+	if (unlikely(s->slow))
+	{
+		kpi_exact_add_slow(s, units, dscale);
+		return;
+	}
+	s->units += units;
+	if (dscale > s->dscale)
+		s->dscale = dscale;
+}
 
 /* ---- kpi_dq.c: accounts with data-quality findings (parallel worker) ------ */
 
@@ -53,7 +67,7 @@ typedef struct KpiDqReader KpiDqReader;
 extern KpiDqReader *kpi_dq_start(void);
 /* Collect what has arrived so far, without waiting. */
 extern void kpi_dq_poll(KpiDqReader *rd);
-/* All the ids (distinct, unordered); ends the worker. */
+/* All the ids (unordered, possibly repeated); ends the workers. */
 extern const int64 *kpi_dq_finish(KpiDqReader *rd, Size *n);
 
 #endif							/* MEDCRM_KPI_H */

@@ -1609,27 +1609,41 @@ finish_cells(Run *r)
 	int			p,
 				c;
 
+	/* entities covered per (period, cell): touch, A visit, repeat once/twice, service */
+	Size		pc = (Size) np * r->ncell;
+	int64	   *cnt = palloc0(5 * pc * sizeof(int64));
+
 	for (i = 0; i < r->nacct; i++)
 	{
 		int			cell = r->acell[i];
 		uint64		m;
 
 		for (m = r->touch[i]; m; m &= m - 1)
-			acc_count(r, K_TOUCH, pg_rightmost_one_pos64(m), cell, 1, 0);
+			cnt[0 * pc + pg_rightmost_one_pos64(m) * r->ncell + cell]++;
 		for (m = r->avisit[i]; m; m &= m - 1)
-			acc_count(r, K_A_VISIT, pg_rightmost_one_pos64(m), cell, 1, 0);
+			cnt[1 * pc + pg_rightmost_one_pos64(m) * r->ncell + cell]++;
 		for (m = r->repeat[i] & KPI_COVER_LOW; m; m &= m - 1)
-			acc_count(r, K_REPEAT, pg_rightmost_one_pos64(m), cell, 0, 1);
+			cnt[2 * pc + pg_rightmost_one_pos64(m) * r->ncell + cell]++;
 		for (m = (r->repeat[i] >> 32) & KPI_COVER_LOW; m; m &= m - 1)
-			acc_count(r, K_REPEAT, pg_rightmost_one_pos64(m), cell, 1, 0);
+			cnt[3 * pc + pg_rightmost_one_pos64(m) * r->ncell + cell]++;
 	}
 	for (i = 0; i < r->didx.n; i++)
 	{
 		uint64		m;
 
 		for (m = r->dmask[i]; m; m &= m - 1)
-			acc_count(r, K_SERVICE, pg_rightmost_one_pos64(m), r->dcell[i], 1, 0);
+			cnt[4 * pc + pg_rightmost_one_pos64(m) * r->ncell + r->dcell[i]]++;
 	}
+	for (p = 0; p < np; p++)
+		for (c = 0; c < r->ncell; c++)
+		{
+			Size		at = (Size) p * r->ncell + c;
+
+			acc_count(r, K_TOUCH, p, c, cnt[0 * pc + at], 0);
+			acc_count(r, K_A_VISIT, p, c, cnt[1 * pc + at], 0);
+			acc_count(r, K_REPEAT, p, c, cnt[3 * pc + at], cnt[2 * pc + at]);
+			acc_count(r, K_SERVICE, p, c, cnt[4 * pc + at], 0);
+		}
 	for (c = 0; c < r->ncell; c++)
 	{
 		KpiExact	clv = {0};

@@ -158,16 +158,9 @@ units_to_numeric(int128 units, int32 dscale)
 }
 
 void
-kpi_exact_add_units(KpiExact *s, int128 units, int32 dscale)
+kpi_exact_add_slow(KpiExact *s, int128 units, int32 dscale)
 {
-	if (s->slow)
-	{
-		s->slow = DirectFunctionCall2(numeric_add, s->slow, units_to_numeric(units, dscale));
-		return;
-	}
-	s->units += units;
-	if (dscale > s->dscale)
-		s->dscale = dscale;
+	s->slow = DirectFunctionCall2(numeric_add, s->slow, units_to_numeric(units, dscale));
 }
 
 void
@@ -178,9 +171,7 @@ kpi_exact_add_numeric(KpiExact *s, Datum num)
 
 	if (!s->slow && kpi_exact_decode(num, &units, &dscale))
 	{
-		s->units += units;
-		if (dscale > s->dscale)
-			s->dscale = dscale;
+		kpi_exact_add_units(s, units, dscale);
 		return;
 	}
 	if (!s->slow)
