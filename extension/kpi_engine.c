@@ -1115,14 +1115,15 @@ scan_invoices(Run *r)
 /* ---- the sales worker ---------------------------------------------------------- */
 
 /*
- * Sales orders and invoices are the largest tables the engine reads; a
- * parallel worker (access/parallel.h: same transaction, snapshot and user)
- * scans them while the engine scans the others. It gets the accounts'
- * lookup array, cells and flags in dynamic shared memory and leaves its
- * sums (the A-margin and collection cells, CLV by first period, the
- * per-account repeat-purchase masks) there; the engine merges them. Without
- * a worker, or when the worker met a value only numeric arithmetic can sum,
- * the engine scans the two tables itself.
+ * A parallel worker (access/parallel.h: same transaction, snapshot and
+ * user) scans the sales tables — opportunities, contracts, sales orders,
+ * invoices, about half of the bytes the engine reads — while the engine
+ * scans the service tables. It gets the accounts' lookup array, cells and
+ * flags in dynamic shared memory and leaves its sums there (the cells of
+ * conversion, sales cycle, renewal, A-margin share and collection, CLV by
+ * first period, the per-account repeat-purchase masks); the engine merges
+ * them. Without a worker, or when the worker met a value only numeric
+ * arithmetic can sum, the engine scans these tables itself.
  */
 #define SW_KEY_HEADER	UINT64CONST(0x6D6564636B707701)
 #define SW_KEY_INDEX	UINT64CONST(0x6D6564636B707702)
@@ -1269,14 +1270,22 @@ sales_worker_run(shm_toc *toc)
 	return r;
 }
 
+/* The tables of the sales worker, in the worker or (without one) in the engine. */
+static void
+scan_sales(Run *r)
+{
+	scan_opportunities(r);
+	scan_contracts(r);
+	finish_contracts(r);
+	scan_orders(r);
+	if (!r->worker_fallback || !*r->worker_fallback)
+		scan_invoices(r);
+}
+
 void
 medcrm_kpi_sales_worker(dsm_segment *seg, shm_toc *toc)
 {
-	Run		   *r = sales_worker_run(toc);
-
-	scan_orders(r);
-	if (!*r->worker_fallback)
-		scan_invoices(r);
+	scan_sales(sales_worker_run(toc));
 }
 
 /* Wait for the sales worker and take its sums, or scan the two tables here. */
@@ -1309,8 +1318,7 @@ sales_worker_finish(Run *r, ParallelContext *pcxt)
 		if (!fallback)
 			return;
 	}
-	scan_orders(r);
-	scan_invoices(r);
+	scan_sales(r);
 }
 
 /* Recalls opened in the range. */
@@ -1939,17 +1947,6 @@ medcrm_kpi_engine(PG_FUNCTION_ARGS)
 	kpi_dq_poll(dq);
 	scan_visits(r);
 	KPI_T1("scan_visits(r);");
-	KPI_T0();
-	kpi_dq_poll(dq);
-	scan_opportunities(r);
-	KPI_T1("scan_opportunities(r);");
-	KPI_T0();
-	kpi_dq_poll(dq);
-	scan_contracts(r);
-	KPI_T1("scan_contracts(r);");
-	KPI_T0();
-	finish_contracts(r);
-	KPI_T1("finish_contracts(r);");
 	KPI_T0();
 	scan_recalls(r);
 	KPI_T1("scan_recalls(r);");
