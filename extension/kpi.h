@@ -65,9 +65,11 @@ typedef struct KpiDqReader KpiDqReader;
 
 /* Start reading the account ids of medcrm.v_data_quality (in a worker if possible). */
 extern KpiDqReader *kpi_dq_start(void);
+/* How many workers run it. */
+extern int	kpi_dq_workers(const KpiDqReader *rd);
 /* Collect what has arrived so far, without waiting. */
 extern void kpi_dq_poll(KpiDqReader *rd);
-/* All the ids (unordered, possibly repeated); ends the workers. */
+/* All the ids (distinct, unordered); ends the worker. */
 extern const int64 *kpi_dq_finish(KpiDqReader *rd, Size *n);
 
 #endif							/* MEDCRM_KPI_H */

@@ -5,23 +5,15 @@
  *
  * data_error_rate counts the accounts that have at least one row in
  * medcrm.v_data_quality, so the findings keep one definition (the view).
- * Evaluating the view reads about as many bytes as all the engine's own
- * scans (each check is a filtered scan of its table), so the engine starts
- * the query in a parallel worker (access/parallel.h: same transaction,
- * snapshot, user and settings as the caller) before its first scan, and
- * collects the account ids from shared-memory queues between its scans and
- * at the end.
- *
- * Two workers share the view: one reads the findings of the tables in
- * KPI_DQ_SPLIT (WHERE table_name = ANY), the other all the others (WHERE
- * NOT ...). table_name is a constant in every branch of the view and the
- * comparison is leakproof, so the planner keeps in each query only the
- * branches it needs: two halves of the work, together exactly the view,
- * whatever branches it has. The split only balances the bytes read.
- *
- * A half that no worker took (max_worker_processes used up,
- * max_parallel_workers or max_parallel_workers_per_gather 0) runs in the
- * calling backend at the end, with the same result.
+ * Its checks are served by partial indexes on the offending rows
+ * (sql/src/45_data_quality.sql), so the query is short, but the engine
+ * still starts it in a parallel worker (access/parallel.h: same
+ * transaction, snapshot, user and settings as the caller) before its first
+ * scan, and collects the account ids from a shared-memory queue between
+ * its scans and at the end. Where no worker can be had
+ * (max_worker_processes used up, max_parallel_workers or
+ * max_parallel_workers_per_gather 0), the query runs in the calling backend
+ * at the end, with the same result.
  */
 #include "postgres.h"
 
@@ -35,26 +27,19 @@
 
 #include "kpi.h"
 
-/* the two halves of the query (see above) */
-#define KPI_DQ_SPLIT	"'{contact,invoice,visit}'::pg_catalog.text[]"
-static const char *const kpi_dq_query[2] = {
-	"SELECT DISTINCT q.account_id::pg_catalog.int8 FROM medcrm.v_data_quality AS q "
-	"WHERE q.account_id IS NOT NULL AND q.table_name OPERATOR(pg_catalog.=) ANY (" KPI_DQ_SPLIT ")",
-	"SELECT DISTINCT q.account_id::pg_catalog.int8 FROM medcrm.v_data_quality AS q "
-	"WHERE q.account_id IS NOT NULL AND NOT q.table_name OPERATOR(pg_catalog.=) ANY (" KPI_DQ_SPLIT ")"
-};
+#define KPI_DQ_QUERY \
+	"SELECT DISTINCT q.account_id::pg_catalog.int8 FROM medcrm.v_data_quality AS q " \
+	"WHERE q.account_id IS NOT NULL"
 
-#define KPI_DQ_PARTS		2
-#define KPI_DQ_KEY_QUEUE	UINT64CONST(0x6D6564636B706901)	/* + part */
+#define KPI_DQ_KEY_QUEUE	UINT64CONST(0x6D6564636B706901)
 #define KPI_DQ_QUEUE_SIZE	((Size) 4 * 1024 * 1024)
 #define KPI_DQ_BATCH		1024	/* ids per message */
 
 struct KpiDqReader
 {
-	ParallelContext *pcxt;		/* NULL: no worker */
-	int			nworkers;		/* parts 0 .. nworkers-1 run in workers */
-	shm_mq_handle *mqh[KPI_DQ_PARTS];
-	bool		done[KPI_DQ_PARTS]; /* the worker detached */
+	ParallelContext *pcxt;		/* NULL: run the query at the end instead */
+	shm_mq_handle *mqh;
+	bool		done;			/* the worker detached */
 	int64	   *ids;
 	Size		n;
 	Size		cap;
@@ -75,9 +60,9 @@ reader_add(KpiDqReader *rd, const int64 *ids, Size n)
 	rd->n += n;
 }
 
-/* Run part of the query with SPI; hand each batch of ids to emit. */
+/* Run the query with SPI; hand each batch of ids to emit. */
 static void
-run_query(int part, void (*emit) (void *arg, const int64 *ids, Size n), void *arg)
+run_query(void (*emit) (void *arg, const int64 *ids, Size n), void *arg)
 {
 	int64		batch[KPI_DQ_BATCH];
 	Size		nb = 0;
@@ -86,7 +71,7 @@ run_query(int part, void (*emit) (void *arg, const int64 *ids, Size n), void *ar
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute(kpi_dq_query[part], true, 0);
+	rc = SPI_execute(KPI_DQ_QUERY, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
 	for (i = 0; i < SPI_processed; i++)
@@ -129,13 +114,12 @@ emit_queue(void *arg, const int64 *ids, Size n)
 void
 medcrm_kpi_dq_worker(dsm_segment *seg, shm_toc *toc)
 {
-	int			part = ParallelWorkerNumber;
-	shm_mq	   *mq = shm_toc_lookup(toc, KPI_DQ_KEY_QUEUE + part, false);
+	shm_mq	   *mq = shm_toc_lookup(toc, KPI_DQ_KEY_QUEUE, false);
 	shm_mq_handle *mqh;
 
 	shm_mq_set_sender(mq, MyProc);
 	mqh = shm_mq_attach(mq, seg, NULL);
-	run_query(part, emit_queue, mqh);
+	run_query(emit_queue, mqh);
 	shm_mq_detach(mqh);
 }
 
@@ -144,7 +128,7 @@ kpi_dq_start(void)
 {
 	KpiDqReader *rd = palloc0(sizeof(KpiDqReader));
 	ParallelContext *pcxt;
-	int			k;
+	shm_mq	   *mq;
 
 	rd->cap = 1024;
 	rd->ids = palloc(rd->cap * sizeof(int64));
@@ -152,62 +136,53 @@ kpi_dq_start(void)
 		return rd;
 
 	EnterParallelMode();
-	pcxt = CreateParallelContext("medcrm", "medcrm_kpi_dq_worker", KPI_DQ_PARTS);
-	for (k = 0; k < KPI_DQ_PARTS; k++)
-		shm_toc_estimate_chunk(&pcxt->estimator, KPI_DQ_QUEUE_SIZE);
-	shm_toc_estimate_keys(&pcxt->estimator, KPI_DQ_PARTS);
+	pcxt = CreateParallelContext("medcrm", "medcrm_kpi_dq_worker", 1);
+	shm_toc_estimate_chunk(&pcxt->estimator, KPI_DQ_QUEUE_SIZE);
+	shm_toc_estimate_keys(&pcxt->estimator, 1);
 	InitializeParallelDSM(pcxt);
-	if (pcxt->seg == NULL)
-	{
-		DestroyParallelContext(pcxt);
-		ExitParallelMode();
-		return rd;
-	}
-	for (k = 0; k < KPI_DQ_PARTS; k++)
-	{
-		shm_mq	   *mq = shm_mq_create(shm_toc_allocate(pcxt->toc, KPI_DQ_QUEUE_SIZE),
-									   KPI_DQ_QUEUE_SIZE);
-
-		shm_toc_insert(pcxt->toc, KPI_DQ_KEY_QUEUE + k, mq);
-		shm_mq_set_receiver(mq, MyProc);
-		rd->mqh[k] = shm_mq_attach(mq, pcxt->seg, NULL);
-	}
+	mq = shm_mq_create(shm_toc_allocate(pcxt->toc, KPI_DQ_QUEUE_SIZE), KPI_DQ_QUEUE_SIZE);
+	shm_toc_insert(pcxt->toc, KPI_DQ_KEY_QUEUE, mq);
+	shm_mq_set_receiver(mq, MyProc);
+	rd->mqh = shm_mq_attach(mq, pcxt->seg, NULL);
 	LaunchParallelWorkers(pcxt);
-	rd->nworkers = pcxt->nworkers_launched;
-	if (rd->nworkers == 0)
+	if (pcxt->nworkers_launched == 0)
 	{
+		shm_mq_detach(rd->mqh);
+		rd->mqh = NULL;
 		DestroyParallelContext(pcxt);
 		ExitParallelMode();
 		return rd;
 	}
-	for (k = 0; k < rd->nworkers; k++)
-		shm_mq_set_handle(rd->mqh[k], pcxt->worker[k].bgwhandle);
+	shm_mq_set_handle(rd->mqh, pcxt->worker[0].bgwhandle);
 	rd->pcxt = pcxt;
 	return rd;
 }
 
-/* Take what the workers have sent so far; wait for the rest when wait. */
+/* Take what the worker has sent so far; wait for the rest when wait. */
 static void
 drain(KpiDqReader *rd, bool wait)
 {
-	int			k;
-
-	for (k = 0; rd->pcxt && k < rd->nworkers; k++)
+	while (rd->pcxt && !rd->done)
 	{
-		while (!rd->done[k])
-		{
-			Size		len;
-			void	   *data;
-			shm_mq_result res = shm_mq_receive(rd->mqh[k], &len, &data, !wait);
+		Size		len;
+		void	   *data;
+		shm_mq_result res = shm_mq_receive(rd->mqh, &len, &data, !wait);
 
-			if (res == SHM_MQ_WOULD_BLOCK)
-				break;
-			if (res == SHM_MQ_DETACHED)
-				rd->done[k] = true;
-			else
-				reader_add(rd, (const int64 *) data, len / sizeof(int64));
+		if (res == SHM_MQ_WOULD_BLOCK)
+			return;
+		if (res == SHM_MQ_DETACHED)
+		{
+			rd->done = true;
+			return;
 		}
+		reader_add(rd, (const int64 *) data, len / sizeof(int64));
 	}
+}
+
+int
+kpi_dq_workers(const KpiDqReader *rd)
+{
+	return rd->pcxt ? 1 : 0;
 }
 
 void
@@ -219,20 +194,17 @@ kpi_dq_poll(KpiDqReader *rd)
 const int64 *
 kpi_dq_finish(KpiDqReader *rd, Size *n)
 {
-	int			k;
-
 	if (rd->pcxt)
 	{
 		drain(rd, true);
-		/* raises a worker's error, if one failed before sending everything */
+		/* raises the worker's error, if it failed before sending everything */
 		WaitForParallelWorkersToFinish(rd->pcxt);
 		DestroyParallelContext(rd->pcxt);
 		rd->pcxt = NULL;
 		ExitParallelMode();
 	}
-	/* the parts no worker took; an account may then come twice: harmless */
-	for (k = rd->nworkers; k < KPI_DQ_PARTS; k++)
-		run_query(k, emit_local, rd);
+	else
+		run_query(emit_local, rd);
 	*n = rd->n;
 	return rd->ids;
 }

@@ -54,6 +54,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "optimizer/cost.h"
+#include "portability/instr_time.h"
 #include "port/pg_bitutils.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -72,10 +73,7 @@
 #include "kpi.h"
 
 PG_FUNCTION_INFO_V1(medcrm_kpi_engine);
-#include "portability/instr_time.h"
-static instr_time kpi_t0, kpi_t1;
-#define KPI_T0() INSTR_TIME_SET_CURRENT(kpi_t0)
-#define KPI_T1(w) do { INSTR_TIME_SET_CURRENT(kpi_t1); INSTR_TIME_SUBTRACT(kpi_t1, kpi_t0); elog(DEBUG1, "kpi engine: %s %.0f ms", w, INSTR_TIME_GET_MILLISEC(kpi_t1)); } while (0)
+
 
 /* ---- the KPI keys, in report order (medcrm.kpi_keys()) --------------------- */
 
@@ -1116,11 +1114,10 @@ scan_invoices(Run *r)
 
 /*
  * A parallel worker (access/parallel.h: same transaction, snapshot and
- * user) scans the sales tables — opportunities, contracts, sales orders,
- * invoices, about half of the bytes the engine reads — while the engine
- * scans the service tables. It gets the accounts' lookup array, cells and
+ * user) scans opportunities, sales orders and invoices, about half of the
+ * bytes the engine reads, while the engine scans the other tables. It gets the accounts' lookup array, cells and
  * flags in dynamic shared memory and leaves its sums there (the cells of
- * conversion, sales cycle, renewal, A-margin share and collection, CLV by
+ * conversion, sales cycle, A-margin share and collection, CLV by
  * first period, the per-account repeat-purchase masks); the engine merges
  * them. Without a worker, or when the worker met a value only numeric
  * arithmetic can sum, the engine scans these tables itself.
@@ -1275,8 +1272,6 @@ static void
 scan_sales(Run *r)
 {
 	scan_opportunities(r);
-	scan_contracts(r);
-	finish_contracts(r);
 	scan_orders(r);
 	if (!r->worker_fallback || !*r->worker_fallback)
 		scan_invoices(r);
@@ -1841,6 +1836,17 @@ emit_results(Run *r, ReturnSetInfo *rsinfo)
 
 /* ---- SQL-facing wrapper -------------------------------------------------------- */
 
+/* run a step, logging its time at DEBUG1 */
+#define PHASE(step, what) \
+	do { \
+		instr_time	start_, end_; \
+		INSTR_TIME_SET_CURRENT(start_); \
+		step; \
+		INSTR_TIME_SET_CURRENT(end_); \
+		INSTR_TIME_SUBTRACT(end_, start_); \
+		elog(DEBUG1, "kpi engine: %s: %.0f ms", what, INSTR_TIME_GET_MILLISEC(end_)); \
+	} while (0)
+
 /* elements of a one-dimensional array without NULLs, n of them expected */
 static Datum *
 array_elems(ArrayType *a, Oid type, int n, const char *what)
@@ -1930,47 +1936,33 @@ medcrm_kpi_engine(PG_FUNCTION_ARGS)
 					 errdetail("Bound %d is not before bound %d, or a window start decreases.", i + 1, i + 2),
 					 errhint("Call medcrm.kpi_series(), which validates the bounds.")));
 
+	/*
+	 * Workers first: the data-quality query needs nothing from the engine,
+	 * the sales worker needs the accounts. Then the service tables here,
+	 * and the workers' results. SET client_min_messages = debug1 shows
+	 * where the time goes.
+	 */
 	dq = kpi_dq_start();
-	KPI_T0();
-	scan_accounts(r);
-	KPI_T1("scan_accounts(r);");
+	PHASE(scan_accounts(r), "accounts");
 	sales = sales_worker_start(r);
-	KPI_T0();
+	elog(DEBUG1, "kpi engine: %d data-quality and %d sales workers",
+		 kpi_dq_workers(dq), sales ? sales->nworkers_launched : 0);
 	kpi_dq_poll(dq);
-	scan_devices(r);
-	KPI_T1("scan_devices(r);");
-	KPI_T0();
+	PHASE(scan_devices(r), "installed devices");
 	kpi_dq_poll(dq);
-	scan_work_orders(r);
-	KPI_T1("scan_work_orders(r);");
-	KPI_T0();
+	PHASE(scan_work_orders(r), "work orders");
 	kpi_dq_poll(dq);
-	scan_visits(r);
-	KPI_T1("scan_visits(r);");
-	KPI_T0();
-	scan_recalls(r);
-	KPI_T1("scan_recalls(r);");
-	KPI_T0();
-	scan_tasks(r);
-	KPI_T1("scan_tasks(r);");
-	KPI_T0();
-	sales_worker_finish(r, sales);
-	KPI_T1("sales");
-	KPI_T0();
-	apply_data_quality(r, dq);
-	KPI_T1("dq");
-	KPI_T0();
-	finish_recalls(r);
-	KPI_T1("finish_recalls(r);");
-	KPI_T0();
-	finish_medians(r, &r->fr_med, 0);
-	KPI_T1("finish_medians(r, &r->fr_med, 0);");
-	KPI_T0();
-	finish_medians(r, &r->res_med, 1);
-	KPI_T1("finish_medians(r, &r->res_med, 1);");
-	KPI_T0();
-	finish_cells(r);
-	KPI_T1("finish_cells(r);");
+	PHASE(scan_visits(r), "visits");
+	PHASE(scan_contracts(r), "contracts");
+	PHASE(finish_contracts(r), "renewals");
+	PHASE(scan_recalls(r), "recalls");
+	PHASE(scan_tasks(r), "tasks");
+	PHASE(sales_worker_finish(r, sales), "waiting for the sales tables");
+	PHASE(apply_data_quality(r, dq), "waiting for the data-quality findings");
+	PHASE(finish_recalls(r), "recall processing times");
+	PHASE(finish_medians(r, &r->fr_med, 0), "first-response medians");
+	PHASE(finish_medians(r, &r->res_med, 1), "resolution medians");
+	PHASE(finish_cells(r), "coverage masks");
 
 	/* result rows go to the tuplestore, which lives in the per-query context */
 	MemoryContextSwitchTo(old);
