@@ -27,8 +27,10 @@
  * (percentile_cont(0.5) on float8) and the recall processing time are not
  * additive and are computed per group from the rows.
  *
- * data_error_rate reads medcrm.v_data_quality through SPI, so the findings
- * keep one definition.
+ * Two parallel workers share the work: one scans opportunities, sales
+ * orders and invoices (the sales worker below), one runs the data-quality
+ * query (kpi_dq.c: data_error_rate reads medcrm.v_data_quality, so the
+ * findings keep one definition). Without workers the engine does it all.
  *
  * Permissions: the scans read the tables directly, as the current user,
  * which inside the SECURITY DEFINER kpi_series() is its owner (the
