@@ -1078,11 +1078,15 @@ daemon_check(const report_config *cfg)
 		const char *params[1] = {cfg->time_rules_seconds > 0 ? "true" : "false"};
 
 		if (queue_exec(&d.q,
+					   "WITH s AS (SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'medcrm' "
+					   "AND pg_catalog.has_schema_privilege(oid, 'USAGE')) AS usable) "
 					   "SELECT pg_catalog.current_database(), current_user, "
-					   "pg_catalog.to_regprocedure('medcrm.report_claim(text,integer)') IS NOT NULL "
-					   "AND pg_catalog.has_function_privilege('medcrm.report_claim(text,integer)', 'EXECUTE'), "
-					   "NOT $1::boolean OR (pg_catalog.to_regprocedure('medcrm.run_time_rules(timestamptz)') IS NOT NULL "
-					   "AND pg_catalog.has_function_privilege('medcrm.run_time_rules(timestamptz)', 'EXECUTE'))",
+					   "CASE WHEN s.usable THEN pg_catalog.to_regprocedure('medcrm.report_claim(text,integer)') IS NOT NULL "
+					   "AND pg_catalog.has_function_privilege('medcrm.report_claim(text,integer)', 'EXECUTE') ELSE false END, "
+					   "NOT $1::boolean OR CASE WHEN s.usable THEN "
+					   "pg_catalog.to_regprocedure('medcrm.run_time_rules(timestamptz)') IS NOT NULL "
+					   "AND pg_catalog.has_function_privilege('medcrm.run_time_rules(timestamptz)', 'EXECUTE') ELSE false END "
+					   "FROM s",
 					   1, params, &res, &err) != Q_OK)
 		{
 			print_error(&err);
