@@ -5,7 +5,7 @@
 DAEMON_PIDS=()
 daemon_cleanup() {
   local p
-  for p in "${DAEMON_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for p in "${DAEMON_PIDS[@]}"; do kill -9 "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap daemon_cleanup EXIT
