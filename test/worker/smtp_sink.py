@@ -50,7 +50,7 @@ class Sink:
 def authenticator(server, session, envelope, mechanism, auth_data):
     ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user
           and auth_data.password.decode() == password)
-    return AuthResult(success=ok, auth_data=auth_data)
+    return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
 
 ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
