@@ -333,7 +333,8 @@ CREATE FUNCTION medcrm.report_due_in(deliveries boolean)
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT greatest(0, extract(epoch FROM min(t) - now()))::double precision
+    SELECT CASE WHEN min(t) IS NOT NULL
+                THEN greatest(0, extract(epoch FROM min(t) - now()))::double precision END
       FROM (SELECT min(sc.next_run_at) FROM medcrm.report_schedule AS sc WHERE sc.enabled
             UNION ALL
             SELECT min(CASE rr.status WHEN 'queued' THEN rr.next_attempt_at ELSE rr.lease_expires_at END)

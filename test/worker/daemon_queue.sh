@@ -3,9 +3,9 @@
 # becomes exactly one run, done once (one "claimed" line in all logs
 # together, attempts 1, one file each in the outbox with the recorded
 # SHA-256), next_run_at advances period by period; the unique key refuses a
-# second run for a period; a request_report() is picked up at once through
-# LISTEN although both daemons poll only every 60 s; SIGTERM stops both
-# cleanly (exit 0).
+# second run for a period; idle daemons send no queries; a request_report()
+# is picked up at once through LISTEN although both daemons poll only every
+# 60 s; SIGTERM stops both cleanly (exit 0).
 . "$(dirname "$0")/daemon_lib.bash"
 
 db=medcrm_daemon_queue
@@ -68,8 +68,14 @@ err=$(psql -X -q -d $db -c "INSERT INTO medcrm.report_run (schedule_id, report, 
 case "$err" in *'duplicate key value violates unique constraint "report_run_schedule_period_key"'*) echo "ok - a second run for a period is refused (23505)" ;;
   *) fail "a second run for a period was not refused: $err" ;; esac
 
+# idle: the daemons sleep until the next schedule (capped by poll_seconds),
+# their connections stay quiet
+sleep 3
+expect_eq "both idle daemons sent no query for 2 s" 2 \
+  "$(q $db "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db' AND application_name = 'medcrm-report daemon'
+              AND state = 'idle' AND now() - state_change > interval '2 seconds'")"
+
 # LISTEN: a request is picked up at once (both daemons would otherwise sleep 60 s)
-sleep 1
 t0=$(date +%s.%N)
 run=$(q $db "SELECT medcrm.request_report('compliance', '2026-10-01', '2026-11-01')")
 wait_sql "the requested run done" 10 $db "SELECT status = 'ok' FROM medcrm.report_run WHERE id = $run"

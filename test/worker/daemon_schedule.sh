@@ -58,7 +58,7 @@ expect_eq "report_due_in: the retry in 120 s" "120" "$(t "SELECT round(medcrm.re
 t "UPDATE medcrm.report_run SET next_attempt_at = now() WHERE id = $r" >/dev/null
 expect_eq "after the backoff: claimed, attempt 2" "$r|2" "$(t "SELECT run_id || '|' || attempts FROM medcrm.report_claim('w1:1:a', 60)")"
 expect_eq "the last attempt failing: failed" "failed" "$(t "SELECT medcrm.report_fail($r, 'w1:1:a', 'disk still full', 240)")"
-expect_eq "… with finished_at, never claimed again" "t|" \
+expect_eq "… with finished_at, never claimed again" "true|" \
   "$(t "SELECT (finished_at IS NOT NULL)::text || '|' || coalesce((SELECT run_id::text FROM medcrm.report_claim('w1:1:a', 60)), '') FROM medcrm.report_run WHERE id = $r")"
 
 # lease expiry: taken over; the old worker can no longer complete or heartbeat
@@ -88,7 +88,7 @@ t "SELECT medcrm.report_complete($r, 'w1:1:a', '/out/c.xlsx', repeat('c', 64), 9
 expect_eq "with recipients the delivery is pending" "pending|0" "$(t "SELECT delivery_status || '|' || delivery_attempts FROM medcrm.report_run WHERE id = $r")"
 expect_eq "report_due_in counts deliveries only when asked" "0|" "$(t "SELECT round(medcrm.report_due_in(true)) || '|' || coalesce(medcrm.report_due_in(false)::text, '')")"
 expect_eq "claim the delivery" "$r|/out/c.xlsx|{qa@example.com}|1" \
-  "$(t "SELECT run_id || '|' || file_path || '|' || recipients || '|' || delivery_attempts FROM medcrm.report_claim_delivery('m1:1:a', 60)")"
+  "$(t "SELECT run_id || '|' || file_path || '|' || recipients::text || '|' || delivery_attempts FROM medcrm.report_claim_delivery('m1:1:a', 60)")"
 expect_eq "a delivery being sent is not claimed twice" "" "$(t "SELECT run_id FROM medcrm.report_claim_delivery('m2:2:b', 60)")"
 expect_eq "a refused delivery is pending again" "pending" "$(t "SELECT medcrm.report_delivery_failed($r, 'm1:1:a', '451 try later', 30)")"
 t "UPDATE medcrm.report_run SET next_delivery_at = now() WHERE id = $r" >/dev/null
@@ -99,7 +99,7 @@ expect_eq "… the run itself stays ok at attempt 1" "ok|1|failed|2|451 try late
 t "UPDATE medcrm.report_run SET delivery_status = 'pending', max_attempts = 3, next_delivery_at = now() WHERE id = $r" >/dev/null
 t "SELECT medcrm.report_claim_delivery('m1:1:a', 60)" >/dev/null
 expect_eq "sent" "t" "$(t "SELECT medcrm.report_delivered($r, 'm1:1:a')")"
-expect_eq "… with delivered_at" "sent|3|t" "$(t "SELECT delivery_status || '|' || delivery_attempts || '|' || (delivered_at IS NOT NULL)::text FROM medcrm.report_run WHERE id = $r")"
+expect_eq "… with delivered_at" "sent|3|true" "$(t "SELECT delivery_status || '|' || delivery_attempts || '|' || (delivered_at IS NOT NULL)::text FROM medcrm.report_run WHERE id = $r")"
 
 # refused schedules
 refused() { # WHAT SQLSTATE SQL
