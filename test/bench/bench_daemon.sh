@@ -50,6 +50,15 @@ d1=$(secs "$t0" "$t1")
 ok1=$(psql -X -qAt -c "SELECT count(*) FROM medcrm.report_run WHERE id >= $first AND status = 'ok'")
 [ "$ok1" = "$n" ] || { cat "$work/d1.log"; echo "bench_daemon: $ok1 of $n runs ok" >&2; exit 1; }
 echo "   one process: CLI ${cli1} s, daemon ${d1} s, ratio $(ratio "$d1" "$cli1")x ($(awk -v a="$d1" -v b="$cli1" -v n="$n" 'BEGIN { printf "%+.0f", (a - b) / n * 1000 }') ms per run)"
+# where the daemon's time went, from its log: claimed -> produced (the
+# workbook process: fork, connect, workbook) and produced -> ok -> next claim
+# (publication and queue)
+awk '
+  function ms(ts) { split(substr(ts, 12, 12), t, ":"); return (t[1] * 3600 + t[2] * 60 + t[3]) * 1000 }
+  / event=claimed / { c = ms($1); if (o) q += c - o }
+  / event=produced / { p = ms($1); w += p - c }
+  / event=ok / { o = ms($1); q += o - p }
+  END { printf "   daemon log: workbook processes %.2f s, publication and queue %.3f s in all\n", w / 1000, q / 1000 }' "$work/d1.log"
 
 # two at a time
 mkdir -p "$work/cli2" "$work/d2"
