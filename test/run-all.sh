@@ -5,7 +5,10 @@
 #   1. pg_regress      test/sql/*.sql against test/expected/*.out (--inputdir=test)
 #   2. pgTAP           test/pgtap/*.sql with pg_prove (each assertion counts)
 #   3. isolation       test/isolation/specs/*.spec with pg_isolation_regress
-#   4. script tests    test/scripts/*.sh and test/worker/*.sh (exit status 0 = pass)
+#   4. script tests    test/scripts/*.sh and test/worker/*.sh: each "ok - what"
+#                      line they print is a passed check; a non-zero exit
+#                      status is one failure (a script with no such line and
+#                      exit status 0 is one passed test)
 # and ends with one line "N passed, N failed"; exits 1 on any failure.
 # Logs are kept in test/log/; MEDCRM_TEST_FILTER=regex runs matching files only.
 set -uo pipefail
@@ -97,7 +100,14 @@ for dir in test/scripts test/worker; do
   while read -r t; do
     [ -n "$t" ] && [ "$t" != lib ] || continue  # lib.sh is sourced by the tests, not one
     echo "== $dir/$t"
-    if bash "$dir/$t.sh" >"$log/${dir##*/}-$t.log" 2>&1; then pass; else fail "$dir/$t.sh"; fi
+    out="$log/${dir##*/}-$t.log"
+    if bash "$dir/$t.sh" >"$out" 2>&1; then status=0; else status=1; fi
+    # each check a script reports as a line "ok - what" (or TAP's "ok N - what")
+    # counts as one test; a script that fails counts one failure more, whatever
+    # it reported before
+    checks=$(grep -cE '^ok ([0-9]+ )?- ' "$out" || true)
+    passed=$((passed + checks))
+    if [ $status -ne 0 ]; then fail "$dir/$t.sh"; elif [ "$checks" -eq 0 ]; then pass; fi
   done < <(pick "$dir" sh)
 done
 
