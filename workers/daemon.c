@@ -749,13 +749,13 @@ process_delivery(daemon_state *d)
 				path[PATH_MAX],
 				sha[65],
 				now[65],
-				list[4096],
 				subject[256],
 				body[1024],
 				attachment[128],
 				message_id[512],
 				tag[32];
-	const char *rcpt[64];
+	char	   *list;
+	const char **rcpt;
 	report_period period;
 	bool		sent;
 	double		delay;
@@ -786,10 +786,12 @@ process_delivery(daemon_state *d)
 	snprintf(to, sizeof(to), "%s", PQgetvalue(res, 0, 3));
 	snprintf(path, sizeof(path), "%s", PQgetvalue(res, 0, 4));
 	snprintf(sha, sizeof(sha), "%s", PQgetvalue(res, 0, 5));
-	snprintf(list, sizeof(list), "%s", PQgetvalue(res, 0, 6));
+	list = xstrdup(PQgetvalue(res, 0, 6));
 	attempt = atoi(PQgetvalue(res, 0, 7));
 	PQclear(res);
-	for (char *tok = strtok(list, " "); tok && n < 64; tok = strtok(NULL, " "))
+	/* addresses hold no blanks (report_run_recipients_check) */
+	rcpt = xcalloc(strlen(list) / 2 + 2, sizeof(*rcpt));
+	for (char *tok = strtok(list, " "); tok; tok = strtok(NULL, " "))
 		rcpt[n++] = tok;
 	dlog(run_id, "delivery_claimed", "attempt=%d recipients=%d relay=%s", attempt, n,
 		 smtp_display_url(d->cfg));
@@ -837,6 +839,8 @@ process_delivery(daemon_state *d)
 		sent = smtp_send(d->cfg, &m, &err);
 	}
 
+	free(rcpt);
+	free(list);
 	snprintf(id, sizeof(id), "%ld", run_id);
 	params[0] = id;
 	params[1] = d->worker;

@@ -55,11 +55,21 @@ smtp_send(const report_config *cfg, const smtp_message *m, report_error *err)
 	headers = curl_slist_append(headers, date);
 	snprintf(line, sizeof(line), "From: medcrm reports <%s>", cfg->smtp_from);
 	headers = curl_slist_append(headers, line);
-	used = (size_t) snprintf(line, sizeof(line), "To: ");
-	for (int i = 0; i < m->nrecipients && used < sizeof(line); i++)
-		used += (size_t) snprintf(line + used, sizeof(line) - used, "%s<%s>",
-								  i ? ", " : "", m->recipients[i]);
-	headers = curl_slist_append(headers, line);
+	{
+		/* one address per line (folded), so that no line exceeds 998 characters */
+		size_t		len = 8;
+		char	   *to;
+
+		for (int i = 0; i < m->nrecipients; i++)
+			len += strlen(m->recipients[i]) + 6;
+		to = xcalloc(len, 1);
+		used = (size_t) snprintf(to, len, "To: ");
+		for (int i = 0; i < m->nrecipients; i++)
+			used += (size_t) snprintf(to + used, len - used, "%s<%s>",
+									  i ? ",\r\n " : "", m->recipients[i]);
+		headers = curl_slist_append(headers, to);
+		free(to);
+	}
 	snprintf(line, sizeof(line), "Subject: %s", m->subject);
 	headers = curl_slist_append(headers, line);
 	snprintf(line, sizeof(line), "Message-ID: %s", m->message_id);

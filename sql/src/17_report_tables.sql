@@ -41,7 +41,7 @@ COMMENT ON COLUMN medcrm.report_schedule.every IS 'Interval between runs, at lea
 COMMENT ON COLUMN medcrm.report_schedule.next_run_at IS 'When the next run is due; its run reports [next_run_at - every, next_run_at) as dates in time_zone, then next_run_at advances by every.';
 COMMENT ON COLUMN medcrm.report_schedule.time_zone IS 'Time zone of the schedule (e.g. Europe/Berlin): the period''s dates and the advance of next_run_at (07:00 stays 07:00 across daylight saving time).';
 COMMENT ON COLUMN medcrm.report_schedule.params IS 'Report parameters (JSON object), reserved for report options.';
-COMMENT ON COLUMN medcrm.report_schedule.recipients IS 'E-mail addresses that receive the workbook (empty: the workbook only lands in the outbox).';
+COMMENT ON COLUMN medcrm.report_schedule.recipients IS 'Plain e-mail addresses (name@domain, no display names) that receive the workbook (empty: the workbook only lands in the outbox).';
 COMMENT ON COLUMN medcrm.report_schedule.enabled IS 'Disabled schedules do not run.';
 COMMENT ON COLUMN medcrm.report_schedule.created_at IS 'When the row was created.';
 COMMENT ON COLUMN medcrm.report_schedule.updated_at IS 'When the row was last updated (maintained by trigger).';
@@ -67,7 +67,10 @@ CREATE TABLE medcrm.report_run (
     row_count   bigint,
     error       text,
     worker      text,
-    recipients  text[] NOT NULL DEFAULT '{}',
+    recipients  text[] NOT NULL DEFAULT '{}'
+        CONSTRAINT report_run_recipients_check
+        CHECK (array_position(recipients, NULL) IS NULL
+               AND pg_catalog.array_to_string(recipients, ' ') ~ '^([^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+( |$))*$'),
     delivery_status text NOT NULL DEFAULT 'none'
         CONSTRAINT report_run_delivery_status_check
         CHECK (delivery_status IN ('none', 'pending', 'sending', 'sent', 'failed')),

@@ -112,6 +112,7 @@ refused "an unknown time zone" 22023 "INSERT INTO medcrm.report_schedule (report
 refused "a recipient without a domain" 23514 "INSERT INTO medcrm.report_schedule (report, every, next_run_at, recipients) VALUES ('kpi', '7 days', now(), '{anna}')"
 refused "a recipient with a display name" 23514 "INSERT INTO medcrm.report_schedule (report, every, next_run_at, recipients) VALUES ('kpi', '7 days', now(), '{\"Anna <anna@example.com>\"}')"
 refused "a NULL recipient" 23514 "INSERT INTO medcrm.report_schedule (report, every, next_run_at, recipients) VALUES ('kpi', '7 days', now(), ARRAY[NULL]::text[])"
+refused "a run's recipient carrying a header (CR LF)" 23514 "UPDATE medcrm.report_run SET recipients = ARRAY[E'qa@example.com\\r\\nBcc: spy@example.net'] WHERE id = $r"
 refused "a claim without a worker" 22023 "SELECT medcrm.report_claim('', 60)"
 
 # security of the queue's functions
