@@ -78,6 +78,7 @@ typedef struct daemon_state
 	char		staging[PATH_MAX];
 	int			failures;		/* failed attempts and errors (exit code of --once) */
 	double		next_rules;		/* monotonic time of the next run_time_rules() */
+	double		next_sweep;		/* monotonic time of the next sweep_staging() */
 } daemon_state;
 
 /* What the workbook process reports through its pipe (< PIPE_BUF: one write). */
@@ -247,6 +248,54 @@ remove_staged(const daemon_state *d, long run_id)
 			snprintf(path, sizeof(path), "%s/%s", d->staging, de->d_name);
 			unlink(path);
 		}
+	}
+	closedir(dir);
+}
+
+/*
+ * Remove staged files of runs that no worker is producing any more (their
+ * run is queued, ok or failed — e.g. a dead worker's last attempt, failed by
+ * report_claim): a file of a running run may belong to a live daemon.
+ */
+static void
+sweep_staging(daemon_state *d)
+{
+	DIR		   *dir;
+	struct dirent *de;
+
+	d->next_sweep = now_s() + 600;
+	dir = opendir(d->staging);
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL)
+	{
+		const char *name = de->d_name[0] == '.' ? de->d_name + 1 : de->d_name;
+		char		id[32];
+		const char *params[1];
+		PGresult   *res;
+		report_error err;
+		long		run_id;
+		char	   *end;
+
+		if (name[0] != 'r')
+			continue;
+		run_id = strtol(name + 1, &end, 10);
+		if (end == name + 1 || *end != '-' || run_id <= 0)
+			continue;
+		snprintf(id, sizeof(id), "%ld", run_id);
+		params[0] = id;
+		if (queue_exec(&d->q, "SELECT 1 FROM medcrm.report_run WHERE id = $1 AND status = 'running'",
+					   1, params, &res, &err) != Q_OK)
+			break;
+		if (PQntuples(res) == 0)
+		{
+			char		path[PATH_MAX + 256];
+
+			snprintf(path, sizeof(path), "%s/%s", d->staging, de->d_name);
+			if (unlink(path) == 0)
+				dlog(run_id, "staging_swept", "file=%s", de->d_name);
+		}
+		PQclear(res);
 	}
 	closedir(dir);
 }
@@ -1007,6 +1056,8 @@ daemon_main(const report_config *cfg, bool once)
 			return EXIT_FAILURE_;
 		}
 		time_rules(&d);
+		if (now_s() >= d.next_sweep)
+			sweep_staging(&d);
 		if (process_run(&d))
 			continue;
 		if (!queue_alive(&d.q))

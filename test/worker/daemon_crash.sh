@@ -4,8 +4,9 @@
 # lease expires and another daemon takes the run over and does it once
 # (attempts 2, same row count as an undisturbed run, one file with the
 # recorded SHA-256, the dead attempt's staged file removed). A run out of
-# attempts whose worker died is failed, not retried. SIGTERM in the middle of
-# a run releases it to the queue (attempt not counted) and exits 0.
+# attempts whose worker died is failed, not retried, and its staged file is
+# swept by the next daemon. SIGTERM in the middle of a run releases it to the
+# queue (attempt not counted) and exits 0.
 #
 # "In the middle" is made deterministic with the test-only pause of the
 # workbook process (MEDCRM_REPORT_TEST_PAUSE_MS): the workbook is staged, not
@@ -73,7 +74,11 @@ expect_eq "a dead worker's run out of attempts is failed, not retried" \
   "failed|1|worker $(q $db "SELECT worker FROM medcrm.report_run WHERE id = $r2") stopped renewing its lease during attempt 1 of 1" \
   "$(q $db "SELECT status || '|' || attempts || '|' || error FROM medcrm.report_run WHERE id = $r2")"
 expect_eq "… and not claimed again" 0 "$(grep -c "run=$r2 event=claimed" "$WORK/once2.log")"
-rm -f "$out"/.staging/*
+expect_eq "its staged file is still there" "r$r2-a1.xlsx" "$(ls -A "$out/.staging")"
+medcrm-report daemon --once --config "$WORK/daemon.json" 2>"$WORK/once2b.log" || { cat "$WORK/once2b.log"; fail "--once to sweep"; }
+expect_eq "the next daemon sweeps the staged file of the failed run" "run=$r2 event=staging_swept file=r$r2-a1.xlsx" \
+  "$(sed -n 's/.* \(run=[0-9]* event=staging_swept .*\)/\1/p' "$WORK/once2b.log")"
+expect_eq "… staging is empty" "" "$(ls -A "$out/.staging")"
 
 # SIGTERM in the middle of a run: released, exit 0; the next daemon does it
 r3=$(q $db "SELECT medcrm.request_report('compliance', '2026-10-01', '2026-11-01')")
