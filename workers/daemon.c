@@ -755,6 +755,8 @@ process_run(daemon_state *d)
 			d->failures++;
 			dlog(0, "claim_failed", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
 		}
+		else
+			dlog(0, "db_lost", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
 		return false;
 	}
 	if (PQntuples(res) == 0)
@@ -822,6 +824,8 @@ process_delivery(daemon_state *d)
 			d->failures++;
 			dlog(0, "claim_failed", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
 		}
+		else
+			dlog(0, "db_lost", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
 		return false;
 	}
 	if (PQntuples(res) == 0)
@@ -930,14 +934,22 @@ time_rules(daemon_state *d)
 	PGresult   *res;
 	report_error err;
 	char		e[1024];
+	q_status	st;
 
 	if (d->cfg->time_rules_seconds <= 0 || now_s() < d->next_rules)
 		return;
 	d->next_rules = now_s() + d->cfg->time_rules_seconds;
-	if (queue_exec(&d->q, "SELECT medcrm.run_time_rules()", 0, NULL, &res, &err) == Q_OK)
+	st = queue_exec(&d->q, "SELECT medcrm.run_time_rules()", 0, NULL, &res, &err);
+	if (st == Q_OK)
 	{
 		dlog(0, "time_rules", "tasks=%s", PQgetvalue(res, 0, 0));
 		PQclear(res);
+	}
+	else if (st == Q_LOST)
+	{
+		/* again as soon as the connection is back */
+		d->next_rules = now_s();
+		dlog(0, "db_lost", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
 	}
 	else
 	{
