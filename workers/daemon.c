@@ -119,7 +119,15 @@ oneline(const char *s, char *buf, size_t size)
 	size_t		i = 0;
 
 	for (; s && *s && i + 1 < size; s++)
-		buf[i++] = (*s == '\n' || *s == '\r' || *s == '\t') ? ' ' : (*s == '"' ? '\'' : *s);
+	{
+		char		c = (*s == '\n' || *s == '\r' || *s == '\t') ? ' ' : (*s == '"' ? '\'' : *s);
+
+		if (c == ' ' && (i == 0 || buf[i - 1] == ' '))
+			continue;			/* libpq's multi-line messages: one blank between words */
+		buf[i++] = c;
+	}
+	while (i > 0 && buf[i - 1] == ' ')
+		i--;
 	buf[i] = '\0';
 	return buf;
 }

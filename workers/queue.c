@@ -26,9 +26,20 @@ message_of(report_error *err, const char *what, PGconn *conn, const PGresult *re
 	if (msg == NULL || *msg == '\0')
 		msg = conn ? PQerrorMessage(conn) : "out of memory";
 	snprintf(line, sizeof(line), "%s", (msg && *msg) ? msg : "unknown error");
-	for (char *p = line; *p; p++)
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
+	{
+		char	   *w = line;
+
+		/* one line, one blank between words */
+		for (char *p = line; *p; p++)
+		{
+			char		c = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
+
+			if (c == ' ' && (w == line || w[-1] == ' '))
+				continue;
+			*w++ = c;
+		}
+		*w = '\0';
+	}
 	n = strlen(line);
 	while (n > 0 && line[n - 1] == ' ')
 		line[--n] = '\0';
