@@ -46,7 +46,8 @@ help(void)
 	printf("                         (default: first day of this month)\n");
 	printf("  -o, --output=FILE      workbook to write (default: REPORT-YYYY-MM.xlsx)\n");
 	printf("  -d, --dbname=CONNINFO  database to read (default: PG* environment)\n");
-	printf("      --config=FILE      JSON settings: dbname, layouts, tmpdir, fetch_rows\n");
+	printf("      --config=FILE      JSON settings: dbname, layouts, tmpdir, fetch_rows;\n");
+	printf("                         daemon: outbox, poll, lease, retries, smtp\n");
 	printf("      --layout=FILE      use this layout instead of the installed REPORT.json\n");
 	printf("      --outbox=DIR       daemon: where finished workbooks land\n");
 	printf("      --once             daemon: do what is due now, then exit (cron, timers)\n");
