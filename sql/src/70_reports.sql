@@ -349,7 +349,6 @@ COMMENT ON FUNCTION medcrm.report_due_in(boolean) IS
 
 CREATE FUNCTION medcrm.report_schedule_notify() RETURNS trigger
     LANGUAGE plpgsql
-    SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
