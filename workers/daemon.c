@@ -234,18 +234,31 @@ call(daemon_state *d, const char *sql, int nparams, const char *const *params,
 	}
 }
 
-/* Remove the files of earlier attempts of a run from the staging directory. */
+/*
+ * Remove a run's files from the staging directory: those of one attempt (the
+ * staged workbook rID-aN.xlsx and the engine's temporary .rID-aN.xlsx.XXXXXX),
+ * or with attempt 0 those of every attempt — only once this worker holds the
+ * run, so that a worker that lost its lease never removes its successor's.
+ */
 static void
-remove_staged(const daemon_state *d, long run_id)
+remove_staged(const daemon_state *d, long run_id, int attempt)
 {
-	char		prefix[2][40];
+	char		prefix[2][48];
 	DIR		   *dir = opendir(d->staging);
 	struct dirent *de;
 
 	if (dir == NULL)
 		return;
-	snprintf(prefix[0], sizeof(prefix[0]), "r%ld-", run_id);
-	snprintf(prefix[1], sizeof(prefix[1]), ".r%ld-", run_id);
+	if (attempt > 0)
+	{
+		snprintf(prefix[0], sizeof(prefix[0]), "r%ld-a%d.", run_id, attempt);
+		snprintf(prefix[1], sizeof(prefix[1]), ".r%ld-a%d.", run_id, attempt);
+	}
+	else
+	{
+		snprintf(prefix[0], sizeof(prefix[0]), "r%ld-", run_id);
+		snprintf(prefix[1], sizeof(prefix[1]), ".r%ld-", run_id);
+	}
 	while ((de = readdir(dir)) != NULL)
 	{
 		if (strncmp(de->d_name, prefix[0], strlen(prefix[0])) == 0 ||
@@ -468,7 +481,7 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 
 		if (!ensure_connected(d, true, 0))
 		{
-			remove_staged(d, run_id);
+			remove_staged(d, run_id, attempt);
 			dlog(run_id, "abandoned", "attempt=%d reason=\"stopping while the database is unavailable; the lease will expire and another daemon redoes the run\"", attempt);
 			return;
 		}
@@ -496,7 +509,7 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 				dlog(run_id, "ok", "attempt=%d file=%s sha256=%s rows=%ld", attempt, final, sha, rows);
 				return;
 			}
-			remove_staged(d, run_id);
+			remove_staged(d, run_id, attempt);
 			dlog(run_id, "lease_lost", "attempt=%d reason=\"another worker took the run over; this workbook is discarded\"", attempt);
 			return;
 		}
@@ -667,7 +680,7 @@ run_one(daemon_state *d, long run_id, const char *report, report_period period, 
 	date_format(period.to, to);
 	snprintf(final, sizeof(final), "%s/%s-%s_run%ld.xlsx", d->cfg->outbox, report, tag, run_id);
 	snprintf(staged, sizeof(staged), "%s/r%ld-a%d.xlsx", d->staging, run_id, attempt);
-	remove_staged(d, run_id);
+	remove_staged(d, run_id, 0);	/* earlier attempts: the run is ours now */
 
 	if (pipe(pipefd) != 0)
 	{
@@ -705,13 +718,13 @@ run_one(daemon_state *d, long run_id, const char *report, report_period period, 
 
 	if (outcome == W_STOP)
 	{
-		remove_staged(d, run_id);
+		remove_staged(d, run_id, attempt);
 		release_run(d, run_id, attempt);
 		return;
 	}
 	if (outcome == W_LOST)
 	{
-		remove_staged(d, run_id);
+		remove_staged(d, run_id, attempt);
 		dlog(run_id, "lease_lost", "attempt=%d reason=\"another worker took the run over; this attempt is abandoned\"", attempt);
 		return;
 	}
@@ -731,7 +744,7 @@ run_one(daemon_state *d, long run_id, const char *report, report_period period, 
 	}
 	else
 	{
-		remove_staged(d, run_id);
+		remove_staged(d, run_id, attempt);
 		fail_attempt(d, run_id, attempt, &r.err);
 	}
 }

@@ -5,8 +5,9 @@
 # (attempts 2, same row count as an undisturbed run, one file with the
 # recorded SHA-256, the dead attempt's staged file removed). A run out of
 # attempts whose worker died is failed, not retried, and its staged file is
-# swept by the next daemon. SIGTERM in the middle of a run releases it to the
-# queue (attempt not counted) and exits 0.
+# swept by the next daemon. A daemon frozen past its lease (SIGSTOP) is taken
+# over and, woken, discards its copy. SIGTERM in the middle of a run releases
+# it to the queue (attempt not counted) and exits 0.
 #
 # "In the middle" is made deterministic with the test-only pause of the
 # workbook process (MEDCRM_REPORT_TEST_PAUSE_MS): the workbook is staged, not
@@ -80,6 +81,32 @@ expect_eq "the next daemon sweeps the staged file of the failed run" "run=$r2 ev
   "$(sed -n 's/.* \(run=[0-9]* event=staging_swept .*\)/\1/p' "$WORK/once2b.log")"
 expect_eq "… staging is empty" "" "$(ls -A "$out/.staging")"
 
+# a daemon frozen (SIGSTOP) past its lease is only slow, not dead: another
+# daemon takes the run over and publishes it; when the first one wakes up it
+# finds the run no longer its own and discards its copy — one file, one ok
+r5=$(q $db "SELECT medcrm.request_report('compliance', '2026-08-01', '2026-09-01')")
+MEDCRM_REPORT_TEST_PAUSE_MS=4000 start_daemon e --config "$WORK/daemon.json"; pid_e=$LAST_PID
+for _ in $(seq 1 300); do [ -f "$out/.staging/r$r5-a1.xlsx" ] && break; sleep 0.1; done
+[ -f "$out/.staging/r$r5-a1.xlsx" ] || { cat "$WORK/e.log"; fail "daemon e never staged run $r5"; }
+child_e=$(pgrep -P "$pid_e")
+kill -STOP "$pid_e" "$child_e"
+echo "ok - daemon e frozen with run $r5 staged"
+sleep 2.5
+start_daemon f --config "$WORK/daemon.json"; pid_f=$LAST_PID
+wait_sql "run $r5 taken over and done" 30 $db "SELECT status = 'ok' FROM medcrm.report_run WHERE id = $r5"
+stop_daemon "daemon f" "$pid_f"
+sha5=$(q $db "SELECT file_sha256 FROM medcrm.report_run WHERE id = $r5")
+kill -CONT "$pid_e" "$child_e"
+wait_log "daemon e, woken, finds the run taken over" 20 "$WORK/e.log" "run=$r5 event=lease_lost attempt=1"
+echo "ok - daemon e, woken, finds run $r5 no longer its own"
+expect_eq "run $r5: ok once, at attempt 2, by daemon f" "ok|2|1" \
+  "$(q $db "SELECT status || '|' || attempts || '|' || (worker LIKE '%:$pid_f:%')::int FROM medcrm.report_run WHERE id = $r5")"
+expect_eq "daemon e published nothing" 0 "$(grep -c "run=$r5 event=ok" "$WORK/e.log")"
+expect_eq "the outbox holds daemon f's workbook, staging is empty" \
+  "compliance-2026-08_run$r5.xlsx kpi-2026-10_run$r0.xlsx kpi-2026-10_run$r1.xlsx" "$(outbox_files "$out")"
+expect_eq "… with the recorded SHA-256" "$sha5" "$(sha256sum <"$out/compliance-2026-08_run$r5.xlsx" | cut -d' ' -f1)"
+stop_daemon "daemon e" "$pid_e"
+
 # SIGTERM in the middle of a run: released, exit 0; the next daemon does it
 r3=$(q $db "SELECT medcrm.request_report('compliance', '2026-10-01', '2026-11-01')")
 MEDCRM_REPORT_TEST_PAUSE_MS=60000 start_daemon d --config "$WORK/daemon.json"; pid_d=$LAST_PID
@@ -91,7 +118,7 @@ echo "ok - … logs the release of run $r3"
 expect_eq "the run is queued again, the attempt not counted, no lease" "queued|0||" \
   "$(q $db "SELECT status || '|' || attempts || '|' || coalesce(lease_expires_at::text, '') || '|' || coalesce(started_at::text, '') FROM medcrm.report_run WHERE id = $r3")"
 expect_eq "nothing of it in the outbox or staging" \
-  "kpi-2026-10_run$r0.xlsx kpi-2026-10_run$r1.xlsx" "$(outbox_files "$out")"
+  "compliance-2026-08_run$r5.xlsx kpi-2026-10_run$r0.xlsx kpi-2026-10_run$r1.xlsx" "$(outbox_files "$out")"
 medcrm-report daemon --once --config "$WORK/daemon.json" 2>"$WORK/once3.log" || { cat "$WORK/once3.log"; fail "--once after SIGTERM"; }
 expect_eq "the released run is done at its first counted attempt" "ok|1" \
   "$(q $db "SELECT status || '|' || attempts FROM medcrm.report_run WHERE id = $r3")"
