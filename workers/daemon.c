@@ -389,7 +389,7 @@ child_main(const daemon_state *d, pid_t parent, const char *report, report_perio
 	_exit(EXIT_OK);
 }
 
-/* Record a failed attempt: queued again after the backoff, or failed. */
+/* Record a failed attempt (its staged files removed): queued again after the backoff, or failed. */
 static void
 fail_attempt(daemon_state *d, long run_id, int attempt, const report_error *cause)
 {
@@ -402,6 +402,7 @@ fail_attempt(daemon_state *d, long run_id, int attempt, const report_error *caus
 	report_error err;
 
 	d->failures++;
+	remove_staged(d, run_id, attempt);
 	snprintf(id, sizeof(id), "%ld", run_id);
 	snprintf(secs, sizeof(secs), "%.3f", delay);
 	error_text(cause, e, sizeof(e));
@@ -743,10 +744,7 @@ run_one(daemon_state *d, long run_id, const char *report, report_period period, 
 		publish(d, run_id, attempt, r.rows, staged, final);
 	}
 	else
-	{
-		remove_staged(d, run_id, attempt);
 		fail_attempt(d, run_id, attempt, &r.err);
-	}
 }
 
 /* Claim and do one run; false when none was due (or the claim failed). */

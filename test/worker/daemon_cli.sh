@@ -2,8 +2,9 @@
 # daemon_cli.sh — medcrm-report daemon: usage and configuration errors exit 2
 # with a message naming the problem (no outbox, unknown key, a password in a
 # file others can read — never printing the password); --check validates the
-# config, the outbox, the layouts and the database (exit 0 or 2); --once
-# against an unreachable database gives up after three tries (exit 1).
+# config, the outbox, the layouts and the database (exit 0 or 2); a failing
+# run is retried after 1 s, 2 s and failed at max_attempts; --once against an
+# unreachable database gives up after three tries (exit 1).
 . "$(dirname "$0")/daemon_lib.bash"
 
 db=medcrm_daemon_cli
@@ -81,6 +82,26 @@ expect_eq "… and the time rules once" 1 "$(grep -c 'event=time_rules tasks=' "
 expect_eq "… one log line per event, each with its run id" \
   "run=- event=started|run=- event=connected|run=- event=time_rules|run=$run event=claimed|run=$run event=produced|run=$run event=ok|run=- event=stopped" \
   "$(sed -n 's/^[^ ]* medcrm-report\[[0-9]*\] \(run=[^ ]* event=[a-z_]*\).*/\1/p' "$WORK/stderr" | paste -sd'|')"
+
+# a run that keeps failing: retried after 1 s, then 2 s, then failed for good
+mkdir -p "$WORK/badlayouts"
+echo '{"report": "kpi", "title": "Broken", "sheets": [{"name": "S", "sql": "SELECT 1 / 0 AS x"}]}' >"$WORK/badlayouts/kpi.json"
+echo '{"outbox": "'"$out"'", "layouts": "'"$WORK/badlayouts"'", "retry_base_seconds": 1, "retry_max_seconds": 60}' >"$WORK/bad.json"
+bad=$(q $db "SELECT medcrm.request_report('kpi', '2026-10-01', '2026-11-01')")
+q $db "UPDATE medcrm.report_run SET max_attempts = 3 WHERE id = $bad" >/dev/null
+for pass in 1 2 3; do
+  rc=0
+  medcrm-report daemon --once --config "$WORK/bad.json" 2>>"$WORK/bad.log" || rc=$?
+  expect_eq "failing run, pass $pass: --once exits 1" 1 "$rc"
+  [ $pass = 1 ] && sleep 1.2
+  [ $pass = 2 ] && sleep 2.2
+done
+expect_eq "… retried after 1 s, then 2 s, then failed at attempt 3" \
+  "run=$bad event=attempt_failed attempt=1 retry_in=1s|run=$bad event=attempt_failed attempt=2 retry_in=2s|run=$bad event=failed attempt=3 final=true" \
+  "$(sed -n 's/.* \(run=[0-9]* event=\(attempt_failed\|failed\) attempt=[0-9]* [a-z_]*=[0-9a-z]*\).*/\1/p' "$WORK/bad.log" | paste -sd'|')"
+expect_eq "… recorded: failed, 3 attempts, the division by zero, finished" "failed|3|1|1" \
+  "$(q $db "SELECT status || '|' || attempts || '|' || (error LIKE '%division by zero%')::int || '|' || (finished_at IS NOT NULL)::int FROM medcrm.report_run WHERE id = $bad")"
+expect_eq "… nothing in the outbox for it, staging empty" "compliance-2026-10_run$run.xlsx" "$(outbox_files "$out")"
 
 # --once when the database is unreachable: three tries with backoff, then exit 1
 expect_exit "--once, database unreachable" 1 medcrm-report daemon --once --outbox "$out" -d "host=127.0.0.1 port=1 dbname=$db connect_timeout=2"
