@@ -2,7 +2,7 @@
 -- bad requests with precise SQLSTATEs; the report worker's role may read what
 -- the workbooks need and nothing of contacts' personal data.
 BEGIN;
-SELECT plan(17);
+SELECT plan(19);
 
 SELECT has_function('medcrm', 'request_report', ARRAY['text', 'date', 'date'], 'request_report exists');
 SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'medcrm.request_report(text,date,date)'::regprocedure),
@@ -46,6 +46,13 @@ SELECT ok(NOT has_column_privilege('medcrm_reporter', 'medcrm.contact', 'phone',
 SELECT ok(NOT has_table_privilege('medcrm_reporter', 'medcrm.audit_log', 'UPDATE')
           AND NOT has_table_privilege('medcrm_reporter', 'medcrm.audit_log', 'DELETE'),
           'medcrm_reporter cannot change the audit trail');
+SELECT ok(has_table_privilege('medcrm_reporter', 'medcrm.report_run', 'SELECT')
+          AND has_function_privilege('medcrm_reporter', 'medcrm.report_claim(text,integer)', 'EXECUTE'),
+          'medcrm_reporter reads the queue and claims runs through medcrm.report_claim');
+SELECT ok(NOT has_table_privilege('medcrm_reporter', 'medcrm.report_run', 'INSERT')
+          AND NOT has_table_privilege('medcrm_reporter', 'medcrm.report_run', 'UPDATE')
+          AND NOT has_table_privilege('medcrm_reporter', 'medcrm.report_schedule', 'UPDATE'),
+          'medcrm_reporter changes the queue only through its functions');
 
 SELECT * FROM finish();
 ROLLBACK;
