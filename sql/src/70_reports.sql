@@ -7,7 +7,8 @@
 -- functions, the audit trail and its verification, and the base tables the
 -- workbooks summarise (never contact phone, e-mail or national id).
 
-CREATE FUNCTION medcrm.request_report(report text, from_date date, to_date date)
+CREATE FUNCTION medcrm.request_report(report text, from_date date, to_date date,
+                                      recipients text[])
     RETURNS bigint
     LANGUAGE plpgsql
     SECURITY DEFINER
@@ -34,16 +35,35 @@ BEGIN
                   DETAIL = format('from_date %s is not before to_date %s.', from_date, to_date),
                   HINT = 'to_date is exclusive: for October 2026 pass ''2026-10-01'' and ''2026-11-01''.';
     END IF;
-    INSERT INTO medcrm.report_run (report, period_from, period_to, status)
-    VALUES (report, from_date, to_date, 'queued')
-    RETURNING id INTO run_id;
+    BEGIN
+        INSERT INTO medcrm.report_run (report, period_from, period_to, status, recipients)
+        VALUES (report, from_date, to_date, 'queued', coalesce(recipients, '{}'))
+        RETURNING id INTO run_id;
+    EXCEPTION WHEN check_violation THEN
+        RAISE EXCEPTION 'invalid report recipients'
+            USING ERRCODE = 'check_violation',
+                  DETAIL = format('Recipients %s are not all plain e-mail addresses.', recipients),
+                  HINT = 'Pass addresses such as ARRAY[''anna.weber@example.com''], without display names or NULLs.';
+    END;
     -- wakes the daemons (LISTEN medcrm_report) when the transaction commits
     PERFORM pg_catalog.pg_notify('medcrm_report', run_id::text);
     RETURN run_id;
 END
 $fn$;
+COMMENT ON FUNCTION medcrm.request_report(text, date, date, text[]) IS
+    'Queues a run of the kpi or compliance workbook for [from_date, to_date) now, to be e-mailed to recipients once produced, and notifies the report daemons (channel medcrm_report); returns the report_run id.';
+REVOKE ALL ON FUNCTION medcrm.request_report(text, date, date, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION medcrm.request_report(text, date, date, text[])
+    TO medcrm_admin, medcrm_reporter, medcrm_quality, medcrm_auditor;
+
+CREATE FUNCTION medcrm.request_report(report text, from_date date, to_date date)
+    RETURNS bigint
+    LANGUAGE sql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN medcrm.request_report(report, from_date, to_date, '{}'::text[]);
 COMMENT ON FUNCTION medcrm.request_report(text, date, date) IS
-    'Queues a run of the kpi or compliance workbook for [from_date, to_date) now and notifies the report daemons (channel medcrm_report); returns the report_run id.';
+    'Queues a run of the kpi or compliance workbook for [from_date, to_date) now and notifies the report daemons (channel medcrm_report); the workbook lands in the outbox. Returns the report_run id.';
 REVOKE ALL ON FUNCTION medcrm.request_report(text, date, date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION medcrm.request_report(text, date, date)
     TO medcrm_admin, medcrm_reporter, medcrm_quality, medcrm_auditor;
