@@ -11,7 +11,7 @@ PACKAGES=(
   postgresql-15 postgresql-contrib postgresql-server-dev-15 postgresql-15-pgtap
   libpq-dev libxlsxwriter-dev libcjson-dev libcurl4-openssl-dev libssl-dev
   python3 python3-openpyxl python3-psycopg2 python3-xlsxwriter python3-aiosmtpd time
-  libreoffice-calc-nogui poppler-utils
+  libreoffice-calc-nogui poppler-utils openssl
 )
 
 missing=()
