@@ -428,27 +428,13 @@ text_is(Datum d, const char *lit)
 
 /* ---- periods ----------------------------------------------------------------- */
 
-/* number of a[0..n-1] (increasing) that are <= x: width_bucket(x, a) */
+/*
+ * Number of a[0..n-1] (increasing) that are <= x: width_bucket(x, a). Serves
+ * timestamptz bounds and date bounds alike: the engine keeps its date bounds
+ * (bd, w12d) widened to int64 day numbers for that.
+ */
 static inline int
-count_le_date(const DateADT *a, int n, DateADT x)
-{
-	int			lo = 0,
-				hi = n;
-
-	while (lo < hi)
-	{
-		int			mid = (lo + hi) / 2;
-
-		if (a[mid] <= x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static inline int
-count_le_ts(const TimestampTz *a, int n, TimestampTz x)
+count_le(const int64 *a, int n, int64 x)
 {
 	int			lo = 0,
 				hi = n;
@@ -510,9 +496,9 @@ typedef struct InRangeContract
 typedef struct Run
 {
 	int			np;				/* periods */
-	DateADT		bd[KPI_COVER_PERIODS + 1];	/* bounds */
+	int64		bd[KPI_COVER_PERIODS + 1];	/* bounds (DateADT day numbers, widened) */
 	TimestampTz bt[KPI_COVER_PERIODS + 1];	/* bounds as timestamptz */
-	DateADT		w12d[KPI_COVER_PERIODS];	/* ends - 12 months */
+	int64		w12d[KPI_COVER_PERIODS];	/* ends - 12 months (day numbers, widened) */
 	TimestampTz w12t[KPI_COVER_PERIODS];
 	TimestampTz w30t[KPI_COVER_PERIODS];	/* ends - 30 days */
 	TimestampTz now;
@@ -803,8 +789,8 @@ scan_work_orders(Run *r)
 			int32		d = idindex_find(&r->didx, DatumGetInt64(COL(&s, 1)));
 
 			if (d >= 0)
-				r->dmask[d] |= (uint32) kpi_cover_range_mask(count_le_ts(r->bt + 1, np, res),
-															 count_le_ts(r->w12t, np, res) - 1);
+				r->dmask[d] |= (uint32) kpi_cover_range_mask(count_le(r->bt + 1, np, res),
+															 count_le(r->w12t, np, res) - 1);
 		}
 
 		if (rep_in || res_in)
@@ -823,7 +809,7 @@ scan_work_orders(Run *r)
 				resolution_us = ts_diff_usec(res, rep);
 			if (rep_in)
 			{
-				int			p = count_le_ts(r->bt, np, rep) - 1;
+				int			p = count_le(r->bt, np, rep) - 1;
 				bool		met,
 							missed;
 
@@ -842,7 +828,7 @@ scan_work_orders(Run *r)
 			}
 			if (res_in)
 			{
-				int			p = count_le_ts(r->bt, np, res) - 1;
+				int			p = count_le(r->bt, np, res) - 1;
 
 				kpi_exact_add_units(ACC_NUM(r, K_RES_MEAN, p, c), resolution_us, KPI_EXACT_SCALE);
 				acc_count(r, K_RES_MEAN, p, c, 0, 1);
@@ -877,10 +863,10 @@ scan_visits(Run *r)
 		if (a < 0)
 			continue;
 		if (t >= r->bt[0] && (r->aflags[a] & AF_ACTIVE))
-			r->touch[a] |= (uint32) 1 << (count_le_ts(r->bt, np, t) - 1);
+			r->touch[a] |= (uint32) 1 << (count_le(r->bt, np, t) - 1);
 		if (t >= r->w30t[0] && (r->aflags[a] & AF_A) && text_is(COL(&s, 1), "visit"))
-			r->avisit[a] |= (uint32) kpi_cover_range_mask(count_le_ts(r->bt + 1, np, t),
-														  count_le_ts(r->w30t, np, t) - 1);
+			r->avisit[a] |= (uint32) kpi_cover_range_mask(count_le(r->bt + 1, np, t),
+														  count_le(r->w30t, np, t) - 1);
 	}
 	scan_close(&s);
 }
@@ -915,7 +901,7 @@ scan_opportunities(Run *r)
 		a = idindex_find(&r->aidx, DatumGetInt64(COL(&s, 0)));
 		if (a < 0)
 			continue;
-		p = count_le_date(r->bd, np, closed) - 1;
+		p = count_le(r->bd, np, closed) - 1;
 		c = r->acell[a];
 		acc_count(r, K_CONVERSION, p, c, won ? 1 : 0, 1);
 		if (won)
@@ -960,7 +946,7 @@ scan_contracts(Run *r)
 				continue;
 			k = vec_push(&r->contracts);
 			k->id = DatumGetInt64(COL(&s, 0));
-			k->p = count_le_date(r->bd, np, ends) - 1;
+			k->p = count_le(r->bd, np, ends) - 1;
 			k->cell = r->acell[a];
 		}
 	}
@@ -1021,7 +1007,7 @@ scan_orders(Run *r)
 	};
 	KpiScan		s;
 	int			np = r->np;
-	DateADT		to = r->bd[np];
+	DateADT		to = (DateADT) r->bd[np];
 
 	scan_open(&s, "sales_order", cols, lengthof(cols));
 	while (scan_next(&s))
@@ -1038,9 +1024,9 @@ scan_orders(Run *r)
 		if (a < 0)
 			continue;
 		c = r->acell[a];
-		lo = count_le_date(r->bd + 1, np, d);	/* first period ending after d */
+		lo = count_le(r->bd + 1, np, d);	/* first period ending after d */
 		if (d >= r->w12d[0])
-			r->repeat[a] = kpi_cover_add(r->repeat[a], lo, count_le_date(r->w12d, np, d) - 1);
+			r->repeat[a] = kpi_cover_add(r->repeat[a], lo, count_le(r->w12d, np, d) - 1);
 		margin = COL(&s, 2);
 		if ((r->aflags[a] & AF_ACTIVE) &&
 			!add_numeric(r, &r->clv_lo[lo * r->ncell + c], margin))
@@ -1083,7 +1069,7 @@ scan_invoices(Run *r)
 		a = idindex_find(&r->aidx, DatumGetInt64(COL(&s, 0)));
 		if (a < 0)
 			continue;
-		p = count_le_date(r->bd, np, due) - 1;
+		p = count_le(r->bd, np, due) - 1;
 		c = r->acell[a];
 		if (!add_numeric(r, ACC_DEN(r, K_COLLECTION, p, c), amount))
 			break;
@@ -1139,8 +1125,8 @@ typedef struct SalesWorkerHeader
 	int			ncell;
 	int			nreg;
 	int			tier_a;
-	DateADT		bd[KPI_COVER_PERIODS + 1];
-	DateADT		w12d[KPI_COVER_PERIODS];
+	int64		bd[KPI_COVER_PERIODS + 1];
+	int64		w12d[KPI_COVER_PERIODS];
 	IdIndex		aidx;			/* pointers invalid here: see the keys */
 	int32		nacct;
 	bool		fallback;
@@ -1340,7 +1326,7 @@ scan_recalls(Run *r)
 		if (t < r->bt[0] || t >= r->bt[np])
 			continue;
 		*(int64 *) vec_push(&ids) = DatumGetInt64(COL(&s, 0));
-		*(int32 *) vec_push(&per) = count_le_ts(r->bt, np, t) - 1;
+		*(int32 *) vec_push(&per) = count_le(r->bt, np, t) - 1;
 		*(TimestampTz *) vec_push(&opened) = t;
 	}
 	scan_close(&s);
@@ -1399,7 +1385,7 @@ scan_tasks(Run *r)
 		if (due_in)
 		{
 			TimestampTz due = DatumGetTimestampTz(COL(&s, 2));
-			int			p = count_le_ts(r->bt, np, due) - 1;
+			int			p = count_le(r->bt, np, due) - 1;
 			bool		timely = done && !COL_NULL(&s, 6) && DatumGetTimestampTz(COL(&s, 6)) <= due;
 
 			acc_count(r, K_TASK, p, c, timely ? 1 : 0, 1);
@@ -1769,8 +1755,8 @@ emit_results(Run *r, ReturnSetInfo *rsinfo)
 
 				if (!exists[g])
 					continue;
-				values[0] = DateADTGetDatum(r->bd[p]);
-				values[1] = DateADTGetDatum(r->bd[p + 1]);
+				values[0] = DateADTGetDatum((DateADT) r->bd[p]);
+				values[1] = DateADTGetDatum((DateADT) r->bd[p + 1]);
 				values[2] = kname[k];
 				if (g >= 1 && g <= r->ntier)
 					values[3] = PointerGetDatum(cstring_to_text_with_len(r->tiers.str[g - 1],
