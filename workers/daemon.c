@@ -747,9 +747,13 @@ run_one(daemon_state *d, long run_id, const char *report, report_period period, 
 		fail_attempt(d, run_id, attempt, &r.err);
 }
 
-/* Claim and do one run; false when none was due (or the claim failed). */
-static bool
-process_run(daemon_state *d)
+/*
+ * Run one of the queue's claim functions (sql: $1 worker, $2 lease seconds).
+ * Returns its one row, or NULL when nothing was due or the claim failed
+ * (logged; a lost connection is reconnected by the main loop).
+ */
+static PGresult *
+claim(daemon_state *d, const char *sql, int lease_seconds)
 {
 	char		lease[16],
 				e[1024];
@@ -757,16 +761,11 @@ process_run(daemon_state *d)
 	PGresult   *res;
 	report_error err;
 	q_status	st;
-	long		run_id;
-	int			attempt;
-	report_period period;
-	char		report[64];
 
-	snprintf(lease, sizeof(lease), "%d", d->cfg->lease_seconds);
+	snprintf(lease, sizeof(lease), "%d", lease_seconds);
 	params[0] = d->worker;
 	params[1] = lease;
-	st = queue_exec(&d->q, "SELECT run_id, report, period_from, period_to, attempts, taken_over_from "
-					"FROM medcrm.report_claim($1, $2)", 2, params, &res, &err);
+	st = queue_exec(&d->q, sql, 2, params, &res, &err);
 	if (st != Q_OK)
 	{
 		if (st == Q_ERROR)
@@ -776,13 +775,30 @@ process_run(daemon_state *d)
 		}
 		else
 			dlog(0, "db_lost", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
-		return false;
+		return NULL;
 	}
 	if (PQntuples(res) == 0)
 	{
 		PQclear(res);
-		return false;
+		return NULL;
 	}
+	return res;
+}
+
+/* Claim and do one run; false when none was due (or the claim failed). */
+static bool
+process_run(daemon_state *d)
+{
+	PGresult   *res;
+	long		run_id;
+	int			attempt;
+	report_period period;
+	char		report[64];
+
+	res = claim(d, "SELECT run_id, report, period_from, period_to, attempts, taken_over_from "
+				"FROM medcrm.report_claim($1, $2)", d->cfg->lease_seconds);
+	if (res == NULL)
+		return false;
 	run_id = atol(PQgetvalue(res, 0, 0));
 	snprintf(report, sizeof(report), "%s", PQgetvalue(res, 0, 1));
 	if (!date_parse(PQgetvalue(res, 0, 2), &period.from) || !date_parse(PQgetvalue(res, 0, 3), &period.to))
@@ -802,14 +818,12 @@ process_run(daemon_state *d)
 static bool
 process_delivery(daemon_state *d)
 {
-	char		lease[16],
-				e[3200],
+	char		e[3200],
 				id[32],
 				secs[32];
 	const char *params[4];
 	PGresult   *res;
 	report_error err;
-	q_status	st;
 	long		run_id;
 	int			attempt,
 				n = 0;
@@ -830,28 +844,12 @@ process_delivery(daemon_state *d)
 	bool		sent;
 	double		delay;
 
-	snprintf(lease, sizeof(lease), "%d", d->cfg->lease_seconds + d->cfg->smtp_timeout_seconds);
-	params[0] = d->worker;
-	params[1] = lease;
-	st = queue_exec(&d->q, "SELECT run_id, report, period_from, period_to, file_path, file_sha256, "
-					"pg_catalog.array_to_string(recipients, ' '), delivery_attempts "
-					"FROM medcrm.report_claim_delivery($1, $2)", 2, params, &res, &err);
-	if (st != Q_OK)
-	{
-		if (st == Q_ERROR)
-		{
-			d->failures++;
-			dlog(0, "claim_failed", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
-		}
-		else
-			dlog(0, "db_lost", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
+	res = claim(d, "SELECT run_id, report, period_from, period_to, file_path, file_sha256, "
+				"pg_catalog.array_to_string(recipients, ' '), delivery_attempts "
+				"FROM medcrm.report_claim_delivery($1, $2)",
+				d->cfg->lease_seconds + d->cfg->smtp_timeout_seconds);
+	if (res == NULL)
 		return false;
-	}
-	if (PQntuples(res) == 0)
-	{
-		PQclear(res);
-		return false;
-	}
 	run_id = atol(PQgetvalue(res, 0, 0));
 	snprintf(report, sizeof(report), "%s", PQgetvalue(res, 0, 1));
 	snprintf(from, sizeof(from), "%s", PQgetvalue(res, 0, 2));
