@@ -28,16 +28,15 @@
 
 #include "fmgr.h"
 
+#include "kpi.h"
+
 /* ---------------------------------------------------------------------
- * Pure logic (no PostgreSQL calls).
+ * Pure logic (no PostgreSQL calls), shared with kpi_engine.c (kpi.h).
  * ---------------------------------------------------------------------
  */
 
-#define KPI_COVER_PERIODS	31
-#define KPI_COVER_LOW		((uint64) 0x7FFFFFFF)
-
 /* Mask of the periods lo..hi, clipped to 0..30; 0 when the range is empty. */
-static uint64
+uint64
 kpi_cover_range_mask(int32 lo, int32 hi)
 {
 	if (lo < 0)
@@ -50,7 +49,7 @@ kpi_cover_range_mask(int32 lo, int32 hi)
 }
 
 /* The state after one more event covering the periods lo..hi. */
-static uint64
+uint64
 kpi_cover_add(uint64 state, int32 lo, int32 hi)
 {
 	uint64		once = state & KPI_COVER_LOW;
@@ -63,7 +62,7 @@ kpi_cover_add(uint64 state, int32 lo, int32 hi)
 }
 
 /* The state of the union of two disjoint sets of events. */
-static uint64
+uint64
 kpi_cover_merge(uint64 a, uint64 b)
 {
 	uint64		a_once = a & KPI_COVER_LOW;

@@ -9,9 +9,9 @@ PACKAGES=(
   build-essential
   clang libclang-rt-14-dev
   postgresql-15 postgresql-contrib postgresql-server-dev-15 postgresql-15-pgtap
-  libpq-dev libxlsxwriter-dev libcjson-dev
-  python3 python3-openpyxl python3-psycopg2 python3-xlsxwriter time
-  libreoffice-calc-nogui poppler-utils
+  libpq-dev libxlsxwriter-dev libcjson-dev libcurl4-openssl-dev libssl-dev
+  python3 python3-openpyxl python3-psycopg2 python3-xlsxwriter python3-aiosmtpd time
+  libreoffice-calc-nogui poppler-utils openssl
 )
 
 missing=()

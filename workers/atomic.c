@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,4 +118,66 @@ atomic_abort(atomic_file *af)
 	}
 	free(af->target);
 	af->target = NULL;
+}
+
+bool
+atomic_publish(const char *staged, const char *target, report_error *err)
+{
+	char	   *dir;
+	int			fd;
+
+	if (rename(staged, target) != 0)
+	{
+		set_error(err, "could not rename \"%s\" to \"%s\": %s", staged, target, strerror(errno));
+		return false;
+	}
+	dir = dir_of(target);
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd >= 0)
+	{
+		(void) fsync(fd);
+		close(fd);
+	}
+	free(dir);
+	return true;
+}
+
+bool
+file_sha256(const char *path, char *hex, report_error *err)
+{
+	unsigned char buf[65536];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx;
+	int			fd = open(path, O_RDONLY);
+	ssize_t		n;
+	bool		ok = false;
+
+	if (fd < 0)
+	{
+		set_error(err, "could not open \"%s\": %s", path, strerror(errno));
+		return false;
+	}
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+	{
+		set_error(err, "could not start SHA-256");
+		goto done;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		EVP_DigestUpdate(ctx, buf, (size_t) n);
+	if (n < 0)
+	{
+		set_error(err, "could not read \"%s\": %s", path, strerror(errno));
+		goto done;
+	}
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	for (unsigned int i = 0; i < mdlen; i++)
+		sprintf(hex + 2 * i, "%02x", md[i]);
+	hex[2 * mdlen] = '\0';
+	ok = true;
+done:
+	EVP_MD_CTX_free(ctx);
+	close(fd);
+	return ok;
 }

@@ -19,4 +19,13 @@ extern bool atomic_commit(atomic_file *af, report_error *err);
 /* Remove the temporary file (after a failure); the target is left as it was. */
 extern void atomic_abort(atomic_file *af);
 
+/*
+ * Rename a complete file (written and fsynced elsewhere in the same file
+ * system) over target and fsync the directory: the daemon's publication of a
+ * staged workbook into the outbox.
+ */
+extern bool atomic_publish(const char *staged, const char *target, report_error *err);
+/* SHA-256 of a file as 64 lower-case hex digits (hex needs 65 bytes). */
+extern bool file_sha256(const char *path, char *hex, report_error *err);
+
 #endif

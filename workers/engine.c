@@ -871,6 +871,8 @@ engine_run(PGconn *conn, const layout *l, const engine_options *opt, report_erro
 	}
 	else
 		atomic_abort(&af);
+	if (ok && opt->rows_written)
+		*opt->rows_written = e.total_rows;
 	if (ok && opt->progress)
 		fprintf(stderr, "%s: wrote %s (%ld rows)\n", PROGRAM, opt->output, e.total_rows);
 	free(e.textbuf);

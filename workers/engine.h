@@ -19,6 +19,7 @@ typedef struct engine_options
 	int			fetch_rows;
 	bool		progress;		/* sheet and row counts on stderr */
 	report_period period;
+	long	   *rows_written;	/* when not NULL: data rows written, on success */
 } engine_options;
 
 /* Write the workbook; returns an exit code (0, 1 or 2) and fills err. */

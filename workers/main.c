@@ -2,11 +2,13 @@
  * main.c — command line of medcrm-report, the medcrm report worker.
  *
  * medcrm-report connects to a medcrm database through libpq and writes the KPI
- * and compliance workbooks. This file only parses the command line, finds the
- * layout and dispatches; each capability lives in its own file beside it:
- * config.c (--config), layout.c (reports/NAME.json), period.c (dates),
- * db.c (libpq), engine.c (the workbook), atomic.c (safe output), cell.c
- * (values into cells).
+ * and compliance workbooks, once (run) or as the scheduled-report daemon
+ * (daemon). This file only parses the command line, finds the layout and
+ * dispatches; each capability lives in its own file beside it: config.c
+ * (--config), layout.c (reports/NAME.json), period.c (dates), db.c (libpq),
+ * engine.c (the workbook), atomic.c (safe output), cell.c (values into
+ * cells), daemon.c (the daemon), queue.c (its queue connection), smtp.c
+ * (e-mail), backoff.c (retry delays).
  *
  * Exit codes: 0 success, 1 failure, 2 usage or configuration error.
  */
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "db.h"
 #include "engine.h"
 #include "layout.h"
@@ -36,19 +39,29 @@ help(void)
 	printf("%s writes medcrm's KPI and compliance workbooks.\n\n", PROGRAM);
 	printf("Usage:\n");
 	printf("  %s run kpi|compliance [OPTION]...\n", PROGRAM);
+	printf("  %s daemon [--once] [--outbox DIR] [--check] [OPTION]...\n", PROGRAM);
 	printf("\nOptions:\n");
 	printf("      --from=DATE        first day of the period (default: first day of last month)\n");
 	printf("      --to=DATE          day after the last day of the period, exclusive\n");
 	printf("                         (default: first day of this month)\n");
 	printf("  -o, --output=FILE      workbook to write (default: REPORT-YYYY-MM.xlsx)\n");
 	printf("  -d, --dbname=CONNINFO  database to read (default: PG* environment)\n");
-	printf("      --config=FILE      JSON settings: dbname, layouts, tmpdir, fetch_rows\n");
+	printf("      --config=FILE      JSON settings: dbname, layouts, tmpdir, fetch_rows;\n");
+	printf("                         daemon: outbox, poll, lease, retries, smtp\n");
 	printf("      --layout=FILE      use this layout instead of the installed REPORT.json\n");
+	printf("      --outbox=DIR       daemon: where finished workbooks land\n");
+	printf("      --once             daemon: do what is due now, then exit (cron, timers)\n");
+	printf("      --check            daemon: check the config, outbox, layouts and\n");
+	printf("                         database, then exit 0 (fine) or 2\n");
 	printf("  -V, --version          print the version and exit\n");
 	printf("  -?, --help             show this help and exit\n");
 	printf("\nDates are YYYY-MM-DD. The workbook is written to a temporary file beside\n");
 	printf("FILE and renamed into place when complete; progress is shown on stderr\n");
 	printf("when it is a terminal.\n");
+	printf("\nThe daemon runs the due report_schedule periods and the runs queued by\n");
+	printf("medcrm.request_report(), publishes them into the outbox and e-mails them\n");
+	printf("when \"smtp\" is configured; several daemons may share one database.\n");
+	printf("It stops on SIGTERM (exit 0); see docs/reports.md.\n");
 	printf("\nExit status: 0 success, 1 failure, 2 usage or configuration error.\n");
 }
 
@@ -62,7 +75,7 @@ usage_error(const char *fmt, const char *arg)
 }
 
 /* The installed layout directory, found relative to this program. */
-static char *
+char *
 find_layout(const char *dir_option, const char *report)
 {
 	char		exe[PATH_MAX];
@@ -113,6 +126,9 @@ main(int argc, char **argv)
 		{"dbname", required_argument, NULL, 'd'},
 		{"config", required_argument, NULL, 'c'},
 		{"layout", required_argument, NULL, 'l'},
+		{"outbox", required_argument, NULL, 'b'},
+		{"once", no_argument, NULL, '1'},
+		{"check", no_argument, NULL, 'k'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}
@@ -122,7 +138,10 @@ main(int argc, char **argv)
 			   *output = NULL,
 			   *dbname = NULL,
 			   *config_path = NULL,
-			   *layout_path = NULL;
+			   *layout_path = NULL,
+			   *outbox = NULL;
+	bool		once = false,
+				check = false;
 	report_config cfg;
 	report_error err = {{0}, {0}};
 	report_period period;
@@ -171,6 +190,15 @@ main(int argc, char **argv)
 			case 'l':
 				layout_path = optarg;
 				break;
+			case 'b':
+				outbox = optarg;
+				break;
+			case '1':
+				once = true;
+				break;
+			case 'k':
+				check = true;
+				break;
 			default:
 				fprintf(stderr, "Try \"%s --help\" for more information.\n", PROGRAM);
 				return EXIT_USAGE;
@@ -178,8 +206,37 @@ main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("no command given%s", "");
+	if (strcmp(argv[optind], "daemon") == 0)
+	{
+		if (optind + 1 < argc)
+			return usage_error("too many arguments, starting with \"%s\"", argv[optind + 1]);
+		if (from_arg || to_arg || output || layout_path)
+			return usage_error("daemon: %s", "--from, --to, --output and --layout belong to \"run\"");
+		if (once && check)
+			return usage_error("daemon: %s", "--once and --check exclude each other");
+		if (!config_load(config_path, &cfg, &err))
+		{
+			print_error(&err);
+			return EXIT_USAGE;
+		}
+		if (dbname)
+		{
+			free(cfg.dbname);
+			cfg.dbname = xstrdup(dbname);
+		}
+		if (outbox)
+		{
+			free(cfg.outbox);
+			cfg.outbox = xstrdup(outbox);
+		}
+		rc = check ? daemon_check(&cfg) : daemon_main(&cfg, once);
+		config_free(&cfg);
+		return rc;
+	}
+	if (once || check || outbox)
+		return usage_error("--once, --check and --outbox belong to \"daemon\"%s", "");
 	if (strcmp(argv[optind], "run") != 0)
-		return usage_error("unknown command \"%s\" (the commands are: run)", argv[optind]);
+		return usage_error("unknown command \"%s\" (the commands are: run, daemon)", argv[optind]);
 	if (optind + 1 >= argc)
 		return usage_error("run: no report given (kpi or compliance)%s", "");
 	report = argv[optind + 1];
@@ -238,16 +295,10 @@ main(int argc, char **argv)
 
 	if (output == NULL)
 	{
-		char		f[11],
-					t[11];
+		char		tag[32];
 
-		date_format(period.from, f);
-		date_format(period.to, t);
-		if (period.from.day == 1 && period.to.day == 1 &&
-			date_cmp(date_add_months(period.from, 1), period.to) == 0)
-			snprintf(default_output, sizeof(default_output), "%s-%.7s.xlsx", report, f);
-		else
-			snprintf(default_output, sizeof(default_output), "%s-%s_%s.xlsx", report, f, t);
+		period_file_tag(period, tag, sizeof(tag));
+		snprintf(default_output, sizeof(default_output), "%s-%s.xlsx", report, tag);
 		output = default_output;
 	}
 

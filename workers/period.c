@@ -155,3 +155,17 @@ period_label(report_period p, char *buf, int buflen)
 			 p.from.day, mon[p.from.month - 1], p.from.year,
 			 last.day, mon[last.month - 1], last.year);
 }
+
+void
+period_file_tag(report_period p, char *buf, int buflen)
+{
+	char		f[11],
+				t[11];
+
+	date_format(p.from, f);
+	date_format(p.to, t);
+	if (p.from.day == 1 && p.to.day == 1 && date_cmp(date_add_months(p.from, 1), p.to) == 0)
+		snprintf(buf, buflen, "%.7s", f);
+	else
+		snprintf(buf, buflen, "%s_%s", f, t);
+}

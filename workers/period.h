@@ -43,4 +43,10 @@ extern report_period period_previous(report_period p);
 /* "1 Oct 2026 – 31 Oct 2026" (buf needs 64 bytes). */
 extern void period_label(report_period p, char *buf, int buflen);
 
+/*
+ * The period in file names: "2026-10" for one calendar month, otherwise
+ * "2026-11-16_2026-11-23" (to exclusive). buf needs 32 bytes.
+ */
+extern void period_file_tag(report_period p, char *buf, int buflen);
+
 #endif

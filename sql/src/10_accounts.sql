@@ -45,6 +45,8 @@ CREATE TABLE medcrm.account (
 );
 CREATE INDEX account_parent_id_idx ON medcrm.account (parent_id);
 CREATE INDEX account_merged_into_idx ON medcrm.account (merged_into);
+-- The few merged accounts, for the anti-joins of medcrm.v_data_quality.
+CREATE INDEX account_merged_idx ON medcrm.account (id) WHERE merged_into IS NOT NULL;
 CREATE INDEX account_region_idx ON medcrm.account (region);
 CREATE INDEX account_owner_role_idx ON medcrm.account (owner_role);
 CREATE INDEX account_tier_idx ON medcrm.account (tier);

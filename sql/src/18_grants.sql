@@ -51,6 +51,7 @@ GRANT SELECT, UPDATE ON medcrm.task TO medcrm_quality;
 GRANT SELECT ON medcrm.audit_log, medcrm.sensitive_access_log, medcrm.tier_history,
     medcrm.tier_model, medcrm.rule, medcrm.sla_policy TO medcrm_auditor;
 
--- The report worker: its queue.
-GRANT SELECT, UPDATE ON medcrm.report_schedule TO medcrm_reporter;
-GRANT SELECT, INSERT, UPDATE ON medcrm.report_run TO medcrm_reporter;
+-- The report worker reads its queue; it changes it only through the queue
+-- functions of sql/src/70_reports.sql (claim, heartbeat, complete, fail ...),
+-- which keep each period's run unique and its lease honest.
+GRANT SELECT ON medcrm.report_schedule, medcrm.report_run TO medcrm_reporter;

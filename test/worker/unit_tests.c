@@ -1,6 +1,7 @@
 /*
  * unit_tests.c — unit tests of medcrm-report's pure parts: dates and periods,
- * value conversion, layout and config validation. Built and run by
+ * value conversion, layout and config validation, the daemon's retry
+ * backoff and its settings (outbox, lease, SMTP). Built and run by
  * test/worker/unit.sh (make -C workers unit); prints TAP and exits non-zero
  * on any failure.
  */
@@ -8,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
+#include "backoff.h"
 #include "cell.h"
 #include "config.h"
 #include "layout.h"
@@ -223,6 +227,112 @@ test_config(void)
 	config_free(&cfg);
 }
 
+static void
+is_num(double got, double want, const char *what)
+{
+	ok(got == want, what);
+	if (got != want)
+		printf("#   got: %g\n#  want: %g\n", got, want);
+}
+
+static void
+test_backoff(void)
+{
+	is_num(backoff_delay(1, 60, 3600), 60, "backoff: first retry after base");
+	is_num(backoff_delay(2, 60, 3600), 120, "backoff: second retry after 2 x base");
+	is_num(backoff_delay(4, 60, 3600), 480, "backoff: fourth retry after 8 x base");
+	is_num(backoff_delay(7, 60, 3600), 3600, "backoff: 64 x base is capped at 3600");
+	is_num(backoff_delay(1000, 60, 3600), 3600, "backoff: any later retry stays at the cap");
+	is_num(backoff_delay(1, 0.5, 30), 0.5, "backoff: reconnect starts at 0.5 s");
+	is_num(backoff_delay(7, 0.5, 30), 30, "backoff: reconnect capped at 30 s (not 32)");
+	is_num(backoff_delay(0, 60, 3600), 0, "backoff: attempt 0 means no delay");
+	is_num(backoff_delay(3, 0, 3600), 0, "backoff: base 0 retries at once");
+}
+
+static void
+test_daemon_config(void)
+{
+	report_config cfg;
+	report_error err;
+
+	config_defaults(&cfg);
+	ok(cfg.poll_seconds == 60 && cfg.lease_seconds == 300 && cfg.retry_base_seconds == 60 &&
+	   cfg.retry_max_seconds == 3600 && cfg.time_rules_seconds == 0 && cfg.smtp_url == NULL &&
+	   cfg.smtp_timeout_seconds == 60, "daemon defaults: poll 60, lease 300, retry 60..3600, no smtp");
+	ok(config_parse("d.json",
+					"{\"outbox\": \"/srv/out\", \"lease_seconds\": 30, \"poll_seconds\": 5,"
+					" \"retry_base_seconds\": 10, \"retry_max_seconds\": 600, \"time_rules_seconds\": 86400,"
+					" \"smtp\": {\"url\": \"smtp://mail.example.com:587\", \"starttls\": true,"
+					" \"from\": \"reports@example.com\", \"username\": \"r\", \"password\": \"p\","
+					" \"timeout_seconds\": 20}}", &cfg, &err), "a full daemon config parses");
+	ok(strcmp(cfg.outbox, "/srv/out") == 0 && cfg.lease_seconds == 30 && cfg.poll_seconds == 5 &&
+	   cfg.retry_base_seconds == 10 && cfg.retry_max_seconds == 600 && cfg.time_rules_seconds == 86400,
+	   "… with its outbox, lease, poll, retry and time-rules settings");
+	ok(strcmp(cfg.smtp_url, "smtp://mail.example.com:587") == 0 && cfg.smtp_starttls &&
+	   strcmp(cfg.smtp_from, "reports@example.com") == 0 && strcmp(cfg.smtp_username, "r") == 0 &&
+	   strcmp(cfg.smtp_password, "p") == 0 && cfg.smtp_timeout_seconds == 20, "… and its smtp object");
+	ok(config_check_mode("d.json", S_IFREG | 0600, &cfg, &err), "mode 0600 with a password is accepted");
+	ok(!config_check_mode("d.json", S_IFREG | 0640, &cfg, &err), "mode 0640 with a password is refused");
+	is_str(err.message, "d.json: holds the SMTP password but is accessible by group or others (mode 0640)",
+		   "… naming the file and its mode");
+	ok(!config_check_mode("d.json", S_IFREG | 0604, &cfg, &err), "mode 0604 with a password is refused");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ok(config_check_mode("d.json", S_IFREG | 0644, &cfg, &err), "mode 0644 without a password is fine");
+
+	ok(!config_parse("d.json", "{\"lease_seconds\": 1}", &cfg, &err), "lease_seconds 1 refused");
+	is_str(err.message, "d.json: \"lease_seconds\": expected a whole number from 2 to 86400", "… with its range");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ok(!config_parse("d.json", "{\"retry_base_seconds\": 600, \"retry_max_seconds\": 60}", &cfg, &err),
+	   "a cap below the first delay refused");
+	is_str(err.message, "d.json: \"retry_max_seconds\" (60) is less than \"retry_base_seconds\" (600)", "… naming both");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ok(!config_parse("d.json", "{\"smtp\": {\"url\": \"smtp://u:secret@mail.example.com\", \"from\": \"a@b.c\"}}", &cfg, &err),
+	   "credentials in the SMTP URL refused");
+	is_str(err.message, "d.json: \"smtp.url\": expected smtp://HOST[:PORT] without user or password", "… with the reason");
+	ok(strstr(err.message, "secret") == NULL && strstr(err.hint, "secret") == NULL, "… without printing the password");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ok(!config_parse("d.json", "{\"smtp\": {\"url\": \"http://mail.example.com\", \"from\": \"a@b.c\"}}", &cfg, &err),
+	   "a non-SMTP URL refused");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ok(!config_parse("d.json", "{\"smtp\": {\"url\": \"smtp://mail.example.com\"}}", &cfg, &err), "smtp without from refused");
+	is_str(err.message, "d.json: \"smtp\": \"from\" is required", "… naming the missing key");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ok(!config_parse("d.json", "{\"smtp\": {\"url\": \"smtp://m.example.com\", \"from\": \"a@b.c\", \"password\": \"p\"}}", &cfg, &err),
+	   "a password without a username refused");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ok(!config_parse("d.json", "{\"smtp\": {\"url\": \"smtp://m.example.com\", \"from\": \"a@b.c\", \"tls\": true}}", &cfg, &err),
+	   "unknown smtp key refused");
+	is_str(err.message, "d.json: unknown key \"smtp.tls\"", "… naming it with its object");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ok(!config_parse("d.json", "{\"smtp\": {\"url\": \"smtp://m.example.com\", \"from\": \"a@b.c\", \"starttls\": \"yes\"}}", &cfg, &err),
+	   "starttls must be a boolean");
+	config_free(&cfg);
+}
+
+static void
+test_file_tag(void)
+{
+	char		buf[32];
+	report_period p;
+
+	p.from = d("2026-10-01");
+	p.to = d("2026-11-01");
+	period_file_tag(p, buf, sizeof(buf));
+	is_str(buf, "2026-10", "file tag of a calendar month");
+	p.from = d("2026-11-16");
+	p.to = d("2026-11-23");
+	period_file_tag(p, buf, sizeof(buf));
+	is_str(buf, "2026-11-16_2026-11-23", "file tag of a week");
+}
+
 int
 main(void)
 {
@@ -230,6 +340,9 @@ main(void)
 	test_cells();
 	test_layouts();
 	test_config();
+	test_backoff();
+	test_daemon_config();
+	test_file_tag();
 	printf("1..%d\n", tests);
 	if (failures)
 		printf("# %d of %d failed\n", failures, tests);

@@ -1,0 +1,166 @@
+/*
+ * queue.c — the report daemon's control connection.
+ *
+ * The daemon keeps one libpq connection in autocommit for the queue: every
+ * state change of a run is one call of a function of sql/src/70_reports.sql
+ * (one short transaction), and the connection LISTENs on medcrm_report so
+ * that request_report() wakes the daemon at once. The workbook is produced
+ * on another connection, in another process (daemon.c). A statement that
+ * fails because the connection broke (server restart, network) is told apart
+ * from one that failed in SQL, so that the caller reconnects and retries.
+ */
+#include "queue.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+static void
+message_of(report_error *err, const char *what, PGconn *conn, const PGresult *res)
+{
+	const char *msg = res ? PQresultErrorMessage(res) : NULL;
+	char		line[1024];
+	size_t		n;
+
+	if (msg == NULL || *msg == '\0')
+		msg = conn ? PQerrorMessage(conn) : "out of memory";
+	snprintf(line, sizeof(line), "%s", (msg && *msg) ? msg : "unknown error");
+	{
+		char	   *w = line;
+
+		/* one line, one blank between words */
+		for (char *p = line; *p; p++)
+		{
+			char		c = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
+
+			if (c == ' ' && (w == line || w[-1] == ' '))
+				continue;
+			*w++ = c;
+		}
+		*w = '\0';
+	}
+	n = strlen(line);
+	while (n > 0 && line[n - 1] == ' ')
+		line[--n] = '\0';
+	set_error(err, "%s: %s", what, line);
+}
+
+bool
+queue_connect(queue *q, report_error *err)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
+	const char *vals[] = {q->conninfo ? q->conninfo : "", PROGRAM " daemon", "10", NULL};
+	PGresult   *res;
+
+	queue_close(q);
+	q->conn = PQconnectdbParams(keys, vals, 1);
+	if (q->conn == NULL || PQstatus(q->conn) != CONNECTION_OK)
+	{
+		message_of(err, "could not connect to the database", q->conn, NULL);
+		set_hint(err, "Check -d/--dbname (or \"dbname\" in --config) and the PGHOST, PGPORT, PGDATABASE and PGUSER environment; the server must be running and accept connections.");
+		queue_close(q);
+		return false;
+	}
+	res = PQexec(q->conn,
+				 "SELECT pg_catalog.set_config('search_path', '', false), "
+				 "pg_catalog.set_config('datestyle', 'ISO, YMD', false); "
+				 "LISTEN medcrm_report");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		message_of(err, "could not prepare the session", q->conn, res);
+		PQclear(res);
+		queue_close(q);
+		return false;
+	}
+	PQclear(res);
+	return true;
+}
+
+bool
+queue_alive(const queue *q)
+{
+	return q->conn != NULL && PQstatus(q->conn) == CONNECTION_OK;
+}
+
+void
+queue_close(queue *q)
+{
+	if (q->conn)
+		PQfinish(q->conn);
+	q->conn = NULL;
+}
+
+q_status
+queue_exec(queue *q, const char *sql, int nparams, const char *const *params,
+		   PGresult **res, report_error *err)
+{
+	PGresult   *r;
+	ExecStatusType st;
+
+	if (res)
+		*res = NULL;
+	if (!queue_alive(q))
+	{
+		set_error(err, "not connected to the database");
+		return Q_LOST;
+	}
+	r = PQexecParams(q->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	st = PQresultStatus(r);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+	{
+		if (res)
+			*res = r;
+		else
+			PQclear(r);
+		return Q_OK;
+	}
+	message_of(err, "query failed", q->conn, r);
+	PQclear(r);
+	if (PQstatus(q->conn) != CONNECTION_OK)
+	{
+		queue_close(q);
+		return Q_LOST;
+	}
+	return Q_ERROR;
+}
+
+static int
+drain(queue *q)
+{
+	PGnotify   *n;
+	int			got = 0;
+
+	while ((n = PQnotifies(q->conn)) != NULL)
+	{
+		got = 1;
+		PQfreemem(n);
+	}
+	return got;
+}
+
+int
+queue_wait(queue *q, int timeout_ms)
+{
+	struct pollfd pfd;
+	int			rc;
+
+	if (!queue_alive(q))
+		return -1;
+	if (drain(q))
+		return 1;
+	pfd.fd = PQsocket(q->conn);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	rc = poll(&pfd, 1, timeout_ms < 0 ? 0 : timeout_ms);
+	if (rc < 0)
+		return errno == EINTR ? 0 : -1;
+	if (rc == 0)
+		return 0;
+	if (!PQconsumeInput(q->conn) || PQstatus(q->conn) != CONNECTION_OK)
+	{
+		queue_close(q);
+		return -1;
+	}
+	return drain(q);
+}
