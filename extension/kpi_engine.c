@@ -1,7 +1,7 @@
 /*
  * kpi_engine.c — the KPI engine: every KPI of DOMAIN.md for up to 31
- * consecutive periods, by tier, by region and overall, in one pass over
- * each table it reads.
+ * consecutive periods, by tier, by region (or by account kind) and overall,
+ * in one pass over each table it reads.
  *
  *   medcrm.kpi_engine(bounds, bounds_ts, w12, w12_ts, w30_ts, now)
  *
@@ -26,6 +26,11 @@
  * cells roll up into the overall, per-tier and per-region groups. Medians
  * (percentile_cont(0.5) on float8) and the recall processing time are not
  * additive and are computed per group from the rows.
+ *
+ * By account kind: medcrm.kpi_engine_by_kind() is the same run with the
+ * account's kind in the place of its region in the cell, returning only the
+ * by-kind groups. The by-region run (kpi_summary, v_kpi_monthly) keeps its
+ * cells, its cost and its rows; asking for kinds costs one more run.
  *
  * Two parallel workers share the work: one scans opportunities, sales
  * orders and invoices (the sales worker below), one runs the data-quality
@@ -75,6 +80,7 @@
 #include "kpi.h"
 
 PG_FUNCTION_INFO_V1(medcrm_kpi_engine);
+PG_FUNCTION_INFO_V1(medcrm_kpi_engine_by_kind);
 
 
 /* ---- the KPI keys, in report order (medcrm.kpi_keys()) --------------------- */
@@ -503,13 +509,21 @@ typedef struct Run
 	TimestampTz w30t[KPI_COVER_PERIODS];	/* ends - 30 days */
 	TimestampTz now;
 
+	/*
+	 * The second dimension of a cell: the account's region, or its kind when
+	 * by_kind (medcrm.kpi_engine_by_kind()). Everything below calls it
+	 * "region"; only the account scan and the result rows tell them apart,
+	 * so the by-kind groups get every KPI, median and recall processing time
+	 * by the same code as the by-region groups.
+	 */
+	bool		by_kind;
 	Interner	tiers;
-	Interner	regions;
+	Interner	regions;		/* regions, or kinds when by_kind */
 	int			ntier;
 	int			nreg;
 	int			ncell;			/* ntier * nreg; cell = tier * nreg + region */
 	int			ngroup;			/* 1 + ntier + nreg: overall, tiers, regions */
-	int			none_cell;		/* ('(none)', '(none)') */
+	int			none_cell;		/* ('(none)', '(none)'): rows without an account */
 	int			tier_a;			/* tier id of 'A', -1 if no account has it */
 
 	/* accounts (not merged) by slot */
@@ -576,10 +590,16 @@ acc_count(Run *r, KpiKey k, int p, int c, int64 num, int64 den)
 static void
 scan_accounts(Run *r)
 {
-	static const ColSpec cols[] = {
+	static const ColSpec region_cols[] = {
 		{"id", INT8OID}, {"tier", TEXTOID}, {"tier_override", TEXTOID},
 		{"region", TEXTOID}, {"lifecycle_stage", TEXTOID}, {"merged_into", INT8OID}
 	};
+	/* by kind: the same columns, kind (NOT NULL) in the place of region */
+	static const ColSpec kind_cols[] = {
+		{"id", INT8OID}, {"tier", TEXTOID}, {"tier_override", TEXTOID},
+		{"kind", TEXTOID}, {"lifecycle_stage", TEXTOID}, {"merged_into", INT8OID}
+	};
+	const ColSpec *cols = r->by_kind ? kind_cols : region_cols;
 	KpiScan		s;
 	Vec			ids,
 				tr,
@@ -597,7 +617,8 @@ scan_accounts(Run *r)
 	vec_init(&tr, sizeof(int32));
 	vec_init(&fl, sizeof(uint8));
 
-	scan_open(&s, "account", cols, lengthof(cols));
+	StaticAssertStmt(lengthof(region_cols) == lengthof(kind_cols), "same account columns");
+	scan_open(&s, "account", cols, lengthof(region_cols));
 	while (scan_next(&s))
 	{
 		Datum		tier;
@@ -1723,12 +1744,22 @@ emit_results(Run *r, ReturnSetInfo *rsinfo)
 
 	for (k = 0; k < KPI_N; k++)
 		kname[k] = CStringGetTextDatum(kpi_names[k]);
-	/* ORDER BY tier NULLS FIRST, region NULLS FIRST: overall, regions, tiers */
-	order[0] = 0;
-	for (i = 0; i < r->nreg; i++)
-		order[1 + i] = 1 + r->ntier + rord[i];
-	for (i = 0; i < r->ntier; i++)
-		order[1 + r->nreg + i] = 1 + tord[i];
+	if (r->by_kind)
+	{
+		/* ORDER BY kind: the kind groups only */
+		norder = r->nreg;
+		for (i = 0; i < r->nreg; i++)
+			order[i] = 1 + r->ntier + rord[i];
+	}
+	else
+	{
+		/* ORDER BY tier NULLS FIRST, region NULLS FIRST: overall, regions, tiers */
+		order[0] = 0;
+		for (i = 0; i < r->nreg; i++)
+			order[1 + i] = 1 + r->ntier + rord[i];
+		for (i = 0; i < r->ntier; i++)
+			order[1 + r->nreg + i] = 1 + tord[i];
+	}
 
 	for (p = 0; p < r->np; p++)
 	{
@@ -1816,6 +1847,12 @@ emit_results(Run *r, ReturnSetInfo *rsinfo)
 					else
 						values[7] = hours ? num_div(num_div(nd, dd), d3600) : num_div(nd, dd);
 				}
+				if (r->by_kind)
+				{
+					/* (period_from, period_to, kpi, kind, ...): no tier column */
+					memmove(&values[3], &values[4], 4 * sizeof(Datum));
+					memmove(&nulls[3], &nulls[4], 4 * sizeof(bool));
+				}
 				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 			}
 		}
@@ -1865,14 +1902,9 @@ array_elems(ArrayType *a, Oid type, int n, const char *what)
 	return elems;
 }
 
-/*
- * medcrm.kpi_engine(bounds date[], bounds_ts timestamptz[], w12 date[],
- *                   w12_ts timestamptz[], w30_ts timestamptz[], now timestamptz)
- * RETURNS TABLE (period_from date, period_to date, kpi text, tier text,
- *                region text, numerator numeric, denominator numeric, value numeric)
- */
-Datum
-medcrm_kpi_engine(PG_FUNCTION_ARGS)
+/* the body of medcrm.kpi_engine() and medcrm.kpi_engine_by_kind() */
+static Datum
+kpi_engine_run(FunctionCallInfo fcinfo, bool by_kind)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ArrayType  *bounds = PG_GETARG_ARRAYTYPE_P(0);
@@ -1898,6 +1930,7 @@ medcrm_kpi_engine(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(work);
 	r = palloc0(sizeof(Run));
 	r->np = np;
+	r->by_kind = by_kind;
 	e = array_elems(bounds, DATEOID, nb, "bounds");
 	for (i = 0; i < nb; i++)
 		r->bd[i] = DatumGetDateADT(e[i]);
@@ -1957,4 +1990,32 @@ medcrm_kpi_engine(PG_FUNCTION_ARGS)
 	emit_results(r, rsinfo);
 	MemoryContextDelete(work);
 	return (Datum) 0;
+}
+
+/*
+ * medcrm.kpi_engine(bounds date[], bounds_ts timestamptz[], w12 date[],
+ *                   w12_ts timestamptz[], w30_ts timestamptz[], now timestamptz)
+ * RETURNS TABLE (period_from date, period_to date, kpi text, tier text,
+ *                region text, numerator numeric, denominator numeric, value numeric)
+ */
+Datum
+medcrm_kpi_engine(PG_FUNCTION_ARGS)
+{
+	return kpi_engine_run(fcinfo, false);
+}
+
+/*
+ * medcrm.kpi_engine_by_kind(the same arguments)
+ * RETURNS TABLE (period_from date, period_to date, kpi text, kind text,
+ *                numerator numeric, denominator numeric, value numeric)
+ *
+ * The same run with the account's kind in the place of its region: rows of
+ * the by-kind groups only, ordered by kind. Kind is NOT NULL; the kind
+ * '(none)' holds the rows without an account (tasks), as the region '(none)'
+ * does, so the kinds add up to the overall row.
+ */
+Datum
+medcrm_kpi_engine_by_kind(PG_FUNCTION_ARGS)
+{
+	return kpi_engine_run(fcinfo, true);
 }

@@ -1,7 +1,9 @@
 -- sql/src/50_kpi.sql — the KPI engine: every KPI of DOMAIN.md, by tier, by
 -- region and overall, for one period (medcrm.kpi_summary) or for up to 31
 -- consecutive periods in one pass over the data (medcrm.kpi_series, which
--- medcrm.v_kpi_monthly reads). Both share one definition of every KPI, so the
+-- medcrm.v_kpi_monthly reads); and by account kind (kpi_summary_by_kind,
+-- kpi_series_by_kind, v_kpi_monthly_by_kind: the same engine with the kind
+-- in the place of the region). Both share one definition of every KPI, so the
 -- dashboard, the monthly view and the Excel report never drift apart.
 --
 -- How the engine is built (docs/bi.md has the user-facing definitions):
@@ -79,22 +81,28 @@ COMMENT ON FUNCTION medcrm.kpi_engine(date[], timestamptz[], date[], timestamptz
     'The KPI engine (extension/kpi_engine.c) behind medcrm.kpi_series(): bounds of the periods as dates and as timestamptz, starts of the trailing 12-month windows (date and timestamptz) and 30-day windows (timestamptz), and now(). Call kpi_series() instead.';
 REVOKE ALL ON FUNCTION medcrm.kpi_engine(date[], timestamptz[], date[], timestamptz[], timestamptz[], timestamptz) FROM PUBLIC;
 
--- medcrm.kpi_series(bounds): every KPI for the consecutive periods
--- [bounds[i], bounds[i+1]), i = 1 .. cardinality(bounds) - 1 (at most 31).
-CREATE FUNCTION medcrm.kpi_series(bounds date[])
-RETURNS TABLE (period_from date, period_to date, kpi text, tier text, region text,
+-- medcrm.kpi_engine_by_kind(): the same engine with the account's kind in the
+-- place of its region, returning the by-kind rows only (behind
+-- kpi_series_by_kind()); not granted to anyone either.
+CREATE FUNCTION medcrm.kpi_engine_by_kind(bounds date[], bounds_ts timestamptz[], w12 date[],
+                                          w12_ts timestamptz[], w30_ts timestamptz[], now timestamptz)
+RETURNS TABLE (period_from date, period_to date, kpi text, kind text,
                numerator numeric, denominator numeric, value numeric)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE c STABLE STRICT
+    AS 'MODULE_PATHNAME', 'medcrm_kpi_engine_by_kind';
+COMMENT ON FUNCTION medcrm.kpi_engine_by_kind(date[], timestamptz[], date[], timestamptz[], timestamptz[], timestamptz) IS
+    'The KPI engine (extension/kpi_engine.c) by account kind, behind medcrm.kpi_series_by_kind(): the arguments of medcrm.kpi_engine(). Call kpi_series_by_kind() instead.';
+REVOKE ALL ON FUNCTION medcrm.kpi_engine_by_kind(date[], timestamptz[], date[], timestamptz[], timestamptz[], timestamptz) FROM PUBLIC;
+
+-- medcrm.kpi_periods(bounds): validates the bounds of kpi_series() and
+-- kpi_series_by_kind() and computes the engine's window arguments.
+CREATE FUNCTION medcrm.kpi_periods(bounds date[], OUT b date[], OUT w12 date[], OUT w30 date[])
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
--- The engine's SPI query on medcrm.v_data_quality (13 branches) would be
--- JIT-compiled at a million accounts: compiling costs more than it saves.
-SET jit = off
 AS $fn$
 DECLARE
     n      integer;
     ends   date[];  -- bounds[2 .. n + 1]: day after each period ("to")
-    w12    date[];  -- ends - 12 months: first day of each trailing-12-month window
-    w30    date[];  -- ends - 30 days: first day of each trailing-30-day window
     i      integer;
 BEGIN
     IF bounds IS NULL OR array_position(bounds, NULL) IS NOT NULL THEN
@@ -137,23 +145,71 @@ BEGIN
                 HINT    = 'Pass real dates.';
         END IF;
     END LOOP;
+    b := bounds;
     ends := bounds[2:n + 1];
     w12 := ARRAY(SELECT (u - interval '12 months')::date FROM unnest(ends) WITH ORDINALITY AS x(u, o) ORDER BY o);
     w30 := ARRAY(SELECT u - 30 FROM unnest(ends) WITH ORDINALITY AS x(u, o) ORDER BY o);
+END
+$fn$;
+COMMENT ON FUNCTION medcrm.kpi_periods(date[]) IS
+    'Validates the bounds of medcrm.kpi_series() and medcrm.kpi_series_by_kind() (not null, 2 to 32 increasing finite dates) and returns them 1-based with the starts of the trailing 12-month (w12) and 30-day (w30) windows of each period.';
+REVOKE ALL ON FUNCTION medcrm.kpi_periods(date[]) FROM PUBLIC;
 
+-- medcrm.kpi_series(bounds): every KPI for the consecutive periods
+-- [bounds[i], bounds[i+1]), i = 1 .. cardinality(bounds) - 1 (at most 31).
+CREATE FUNCTION medcrm.kpi_series(bounds date[])
+RETURNS TABLE (period_from date, period_to date, kpi text, tier text, region text,
+               numerator numeric, denominator numeric, value numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- The engine's SPI query on medcrm.v_data_quality (13 branches) would be
+-- JIT-compiled at a million accounts: compiling costs more than it saves.
+SET jit = off
+AS $fn$
+DECLARE
+    a      record;  -- medcrm.kpi_periods(bounds)
+BEGIN
+    SELECT * INTO a FROM medcrm.kpi_periods(bounds);
     -- The timestamptz casts use the session's TimeZone (SET by the caller,
     -- not by this function), so periods are local days.
     RETURN QUERY
         SELECT e.period_from, e.period_to, e.kpi, e.tier, e.region,
                e.numerator, e.denominator, e.value
-          FROM medcrm.kpi_engine(bounds, bounds::timestamptz[], w12, w12::timestamptz[],
-                                 w30::timestamptz[], now()) AS e;
+          FROM medcrm.kpi_engine(a.b, a.b::timestamptz[], a.w12, a.w12::timestamptz[],
+                                 a.w30::timestamptz[], now()) AS e;
 END
 $fn$;
 COMMENT ON FUNCTION medcrm.kpi_series(date[]) IS
     'Every KPI of medcrm for the consecutive periods [bounds[i], bounds[i+1]) (at most 31 periods), by tier, by region and overall (tier and region NULL), with numerator and denominator; value NULL when the denominator is 0. Definitions: docs/bi.md and medcrm.v_kpi_definition.';
 REVOKE ALL ON FUNCTION medcrm.kpi_series(date[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION medcrm.kpi_series(date[])
+    TO medcrm_bi, medcrm_reporter, medcrm_admin, medcrm_auditor;
+
+-- medcrm.kpi_series_by_kind(bounds): every KPI by account kind for the
+-- periods of kpi_series(bounds); the kinds of a KPI add up to its overall row
+-- of kpi_series() (numerators and denominators).
+CREATE FUNCTION medcrm.kpi_series_by_kind(bounds date[])
+RETURNS TABLE (period_from date, period_to date, kpi text, kind text,
+               numerator numeric, denominator numeric, value numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $fn$
+DECLARE
+    a      record;  -- medcrm.kpi_periods(bounds)
+BEGIN
+    SELECT * INTO a FROM medcrm.kpi_periods(bounds);
+    RETURN QUERY
+        SELECT e.period_from, e.period_to, e.kpi, e.kind,
+               e.numerator, e.denominator, e.value
+          FROM medcrm.kpi_engine_by_kind(a.b, a.b::timestamptz[], a.w12, a.w12::timestamptz[],
+                                         a.w30::timestamptz[], now()) AS e;
+END
+$fn$;
+COMMENT ON FUNCTION medcrm.kpi_series_by_kind(date[]) IS
+    'Every KPI of medcrm by account kind (hospital, clinic, group, distributor, agent; (none) for rows without an account) for the consecutive periods [bounds[i], bounds[i+1]) (at most 31 periods), with numerator and denominator; value NULL when the denominator is 0. The same definitions as medcrm.kpi_series().';
+REVOKE ALL ON FUNCTION medcrm.kpi_series_by_kind(date[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION medcrm.kpi_series_by_kind(date[])
     TO medcrm_bi, medcrm_reporter, medcrm_admin, medcrm_auditor;
 
 -- medcrm.kpi_summary(from, to): the one-period form of CONTRACT.md.
@@ -186,4 +242,37 @@ COMMENT ON FUNCTION medcrm.kpi_summary(date, date) IS
     'Every KPI of DOMAIN.md for the period [from_date, to_date): overall (tier and region NULL), by effective tier (region NULL) and by region (tier NULL); numerator and denominator beside the value, value NULL when the denominator is 0. Definitions: docs/bi.md and medcrm.v_kpi_definition.';
 REVOKE ALL ON FUNCTION medcrm.kpi_summary(date, date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION medcrm.kpi_summary(date, date)
+    TO medcrm_bi, medcrm_reporter, medcrm_admin, medcrm_auditor;
+
+-- medcrm.kpi_summary_by_kind(from, to): kpi_summary() broken down by account
+-- kind (DOMAIN.md: every KPI by tier, region and account kind).
+CREATE FUNCTION medcrm.kpi_summary_by_kind(from_date date, to_date date)
+RETURNS TABLE (kpi text, kind text, numerator numeric, denominator numeric, value numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF from_date IS NULL OR to_date IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'null_value_not_allowed',
+            MESSAGE = 'kpi period must not be null',
+            DETAIL  = 'from_date or to_date is null.',
+            HINT    = 'Pass both dates; the period is [from_date, to_date).';
+    END IF;
+    IF from_date >= to_date THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'invalid_parameter_value',
+            MESSAGE = 'kpi period is empty',
+            DETAIL  = format('from_date %s is not before to_date %s.', from_date, to_date),
+            HINT    = 'The period is [from_date, to_date): pass a from_date before the to_date.';
+    END IF;
+    RETURN QUERY
+        SELECT s.kpi, s.kind, s.numerator, s.denominator, s.value
+          FROM medcrm.kpi_series_by_kind(ARRAY[from_date, to_date]) AS s;
+END
+$fn$;
+COMMENT ON FUNCTION medcrm.kpi_summary_by_kind(date, date) IS
+    'Every KPI of DOMAIN.md for the period [from_date, to_date) by account kind (hospital, clinic, group, distributor, agent; (none) only for rows without an account, e.g. tasks): one row per KPI and kind with at least one account or row, numerator and denominator beside the value, value NULL when the denominator is 0. Additive KPIs: the kinds sum to the overall row of kpi_summary(). Definitions: docs/bi.md and medcrm.v_kpi_definition.';
+REVOKE ALL ON FUNCTION medcrm.kpi_summary_by_kind(date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION medcrm.kpi_summary_by_kind(date, date)
     TO medcrm_bi, medcrm_reporter, medcrm_admin, medcrm_auditor;

@@ -107,6 +107,22 @@ COMMENT ON COLUMN medcrm.v_kpi_monthly.numerator IS 'Numerator (NULL for medians
 COMMENT ON COLUMN medcrm.v_kpi_monthly.denominator IS 'Denominator (the count for medians); sum it over rows to re-aggregate.';
 COMMENT ON COLUMN medcrm.v_kpi_monthly.value IS 'numerator / denominator (the median for medians); NULL when the denominator is 0.';
 
+-- Every KPI per month and account kind, the same 24 months as v_kpi_monthly
+-- (medcrm.kpi_series_by_kind: one more pass, with kind in the place of region).
+CREATE VIEW medcrm.v_kpi_monthly_by_kind WITH (security_barrier) AS
+SELECT s.period_from AS month, s.kpi, s.kind, s.numerator, s.denominator, s.value
+  FROM medcrm.kpi_series_by_kind(ARRAY(
+           SELECT (date_trunc('month', current_date) - make_interval(months => 23 - g))::date
+             FROM generate_series(0, 24) AS g ORDER BY g)) AS s;
+COMMENT ON VIEW medcrm.v_kpi_monthly_by_kind IS
+    'Every KPI of kpi_summary_by_kind() for each of the trailing 24 calendar months (the current month to date included): the same numbers as kpi_summary_by_kind(month, month + 1 month); the kinds of an additive KPI add up to its overall row in v_kpi_monthly.';
+COMMENT ON COLUMN medcrm.v_kpi_monthly_by_kind.month IS 'First day of the month; the period is [month, month + 1 month).';
+COMMENT ON COLUMN medcrm.v_kpi_monthly_by_kind.kpi IS 'KPI key (medcrm.v_kpi_definition).';
+COMMENT ON COLUMN medcrm.v_kpi_monthly_by_kind.kind IS 'Account kind: hospital, clinic, group, distributor or agent; (none) for rows without an account (tasks).';
+COMMENT ON COLUMN medcrm.v_kpi_monthly_by_kind.numerator IS 'Numerator (NULL for medians); sum it over kinds to re-aggregate.';
+COMMENT ON COLUMN medcrm.v_kpi_monthly_by_kind.denominator IS 'Denominator (the count for medians); sum it over kinds to re-aggregate.';
+COMMENT ON COLUMN medcrm.v_kpi_monthly_by_kind.value IS 'numerator / denominator (the median for medians); NULL when the denominator is 0.';
+
 -- One row per account with what BI needs to know about it.
 CREATE VIEW medcrm.v_account_360 WITH (security_barrier) AS
 SELECT a.id AS account_id, a.name, a.kind, a.parent_id, a.region, a.province, a.city,
@@ -506,7 +522,7 @@ DO $grants$
 DECLARE
     v text;
 BEGIN
-    FOREACH v IN ARRAY ARRAY['v_kpi_definition', 'v_kpi_monthly', 'v_account_360',
+    FOREACH v IN ARRAY ARRAY['v_kpi_definition', 'v_kpi_monthly', 'v_kpi_monthly_by_kind', 'v_account_360',
                              'v_tier_distribution', 'v_high_value_accounts',
                              'v_high_risk_accounts', 'v_open_tasks', 'v_recall_progress',
                              'v_certificate_expiry']
