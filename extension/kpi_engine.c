@@ -1925,6 +1925,13 @@ kpi_engine_run(FunctionCallInfo fcinfo, bool by_kind)
 				 errdetail("The bounds array has %d elements.", nb),
 				 errhint("Call medcrm.kpi_series(), which validates the bounds.")));
 	InitMaterializedSRF(fcinfo, 0);
+	if (rsinfo->setDesc->natts != (by_kind ? 7 : 8))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("kpi engine result has %d columns, expected %d",
+						rsinfo->setDesc->natts, by_kind ? 7 : 8),
+				 errdetail("The SQL declaration of the function does not match extension/kpi_engine.c."),
+				 errhint("Reinstall the extension medcrm.")));
 
 	work = AllocSetContextCreate(CurrentMemoryContext, "kpi engine", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(work);

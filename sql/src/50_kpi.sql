@@ -7,11 +7,12 @@
 -- dashboard, the monthly view and the Excel report never drift apart.
 --
 -- How the engine is built (docs/bi.md has the user-facing definitions):
---   * kpi_series() validates the bounds here, in plpgsql, and hands them to
---     the C engine medcrm.kpi_engine() (extension/kpi_engine.c) as dates and
---     as timestamptz (midnight in the session's TimeZone), with the starts of
---     the trailing windows ("the 12 months before to", "the 30 days before
---     to"). Periods are [bounds[i], bounds[i+1]).
+--   * kpi_series() validates the bounds here, in plpgsql (kpi_periods()),
+--     and hands them to the C engine medcrm.kpi_engine()
+--     (extension/kpi_engine.c) as dates and as timestamptz (midnight in
+--     the session's TimeZone), with the starts of the trailing windows ("the
+--     12 months before to", "the 30 days before to"). Periods are
+--     [bounds[i], bounds[i+1]).
 --   * The engine reads medcrm.account once into an array indexed by id
 --     (cell = effective tier and region, flags), then scans each fact table
 --     exactly once, mapping every row to its periods by binary search over
@@ -25,6 +26,11 @@
 --     attached to them. Tier and region are the account's current effective
 --     tier (coalesce(tier_override, tier)) and region; NULL ones are reported
 --     as '(none)', because a NULL tier or region means "all" (overall row).
+--   * By kind: kpi_series_by_kind() calls medcrm.kpi_engine_by_kind(), the
+--     same engine with the account's kind (NOT NULL) in the place of its
+--     region in the cell, returning the by-kind groups only; rows without an
+--     account (tasks) are in the kind '(none)', so the kinds add up to the
+--     overall row.
 --   * data_error_rate counts the accounts with a finding in
 --     medcrm.v_data_quality, read by the engine through SPI.
 
