@@ -45,10 +45,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -74,7 +76,7 @@ typedef struct daemon_state
 	const report_config *cfg;
 	bool		once;
 	queue		q;
-	char		worker[256];	/* host:pid:instance */
+	char		worker[256];	/* host:pid:16 hex digits of getrandom() */
 	char		staging[PATH_MAX];
 	int			failures;		/* failed attempts and errors (exit code of --once) */
 	double		next_rules;		/* monotonic time of the next run_time_rules() */
@@ -1024,17 +1026,43 @@ prepare_outbox(daemon_state *d, report_error *err)
 	return true;
 }
 
+/*
+ * host:pid:64 random bits (hex). Containers often share a hostname and run
+ * the daemon as PID 1, so the random part alone must keep two daemons apart.
+ */
 static void
 worker_name(daemon_state *d)
 {
 	char		host[128] = "localhost";
-	struct timespec ts;
+	uint64_t	r = 0;
+	size_t		got = 0;
 
 	(void) gethostname(host, sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(d->worker, sizeof(d->worker), "%s:%d:%04x", host, (int) getpid(),
-			 (unsigned int) ((ts.tv_nsec / 1000) ^ (ts.tv_sec << 4)) & 0xffff);
+	while (got < sizeof(r))
+	{
+		ssize_t		n = getrandom((char *) &r + got, sizeof(r) - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+		{
+			/* no getrandom(): the kernel is older than 3.17; /dev/urandom then */
+			FILE	   *f = fopen("/dev/urandom", "rb");
+
+			if (f == NULL || fread(&r, sizeof(r), 1, f) != 1)
+			{
+				fprintf(stderr, "medcrm-report: could not read random bytes for the worker name: %s\n",
+						strerror(errno));
+				exit(EXIT_FAILURE_);
+			}
+			fclose(f);
+			break;
+		}
+		got += (size_t) n;
+	}
+	snprintf(d->worker, sizeof(d->worker), "%s:%d:%016llx", host, (int) getpid(),
+			 (unsigned long long) r);
 }
 
 int
