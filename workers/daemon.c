@@ -886,8 +886,14 @@ process_delivery(daemon_state *d)
 		char		host[128] = "localhost";
 
 		(void) gethostname(host, sizeof(host) - 1);
-		snprintf(message_id, sizeof(message_id), "<medcrm-report.run%ld.delivery%d.%ld@%s>",
-				 run_id, attempt, (long) time(NULL), host);
+		/*
+		 * The same for every attempt of this run's delivery: a message sent
+		 * twice (the relay took it, but the answer or our record of it was
+		 * lost) is recognised by mail clients as one.
+		 */
+		host[sizeof(host) - 1] = '\0';
+		snprintf(message_id, sizeof(message_id), "<medcrm-report.run%ld.%.16s@%s>",
+				 run_id, sha, host);
 	}
 
 	if (!file_sha256(path, now, &err))
@@ -918,8 +924,18 @@ process_delivery(daemon_state *d)
 	params[1] = d->worker;
 	if (sent)
 	{
-		if (call(d, "SELECT medcrm.report_delivered($1, $2)", 2, params, NULL, &err, false) == Q_OK)
-			dlog(run_id, "delivered", "attempt=%d recipients=%d attachment=%s sha256=%s", attempt, n, attachment, sha);
+		if (call(d, "SELECT medcrm.report_delivered($1, $2)", 2, params, &res, &err, false) == Q_OK)
+		{
+			if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+				dlog(run_id, "delivered", "attempt=%d recipients=%d attachment=%s sha256=%s message_id=%s",
+					 attempt, n, attachment, sha, message_id);
+			else
+			{
+				dlog(run_id, "delivery_lease_lost", "attempt=%d recipients=%d message_id=%s reason=\"the e-mail was sent, but another worker took the delivery over; it may be sent again with the same Message-ID\"",
+					 attempt, n, message_id);
+			}
+			PQclear(res);
+		}
 		else
 			dlog(run_id, "delivery_not_recorded", "attempt=%d error=\"%s\"", attempt,
 				 oneline(err.message, e, sizeof(e)));
