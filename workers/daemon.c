@@ -78,6 +78,7 @@ typedef struct daemon_state
 	queue		q;
 	char		worker[256];	/* host:pid:16 hex digits of getrandom() */
 	char		staging[PATH_MAX];
+	char		outbox_real[PATH_MAX];	/* realpath() of the outbox */
 	int			failures;		/* failed attempts and errors (exit code of --once) */
 	double		next_rules;		/* monotonic time of the next run_time_rules() */
 	double		next_sweep;		/* monotonic time of the next sweep_staging() */
@@ -816,6 +817,32 @@ process_run(daemon_state *d)
 	return true;
 }
 
+/*
+ * Resolve the file_path a delivery names (real, for reading) and require it
+ * inside the outbox: the database says which file to e-mail, but only the
+ * outbox's workbooks may leave this host. Nothing is read from a path outside
+ * it, and the error names the paths only.
+ */
+static bool
+inside_outbox(daemon_state *d, const char *path, char *real, report_error *err)
+{
+	size_t		n = strlen(d->outbox_real);
+
+	if (realpath(path, real) == NULL)
+	{
+		set_error(err, "could not resolve the workbook \"%s\": %s", path, strerror(errno));
+		return false;
+	}
+	if (strncmp(real, d->outbox_real, n) != 0 ||
+		(n > 0 && d->outbox_real[n - 1] != '/' && real[n] != '/'))
+	{
+		set_error(err, "the workbook \"%s\" is outside the outbox \"%s\" (it resolves to \"%s\"); it is not sent",
+				  path, d->outbox_real, real);
+		return false;
+	}
+	return true;
+}
+
 /* Claim and send one e-mail; false when none was due. */
 static bool
 process_delivery(daemon_state *d)
@@ -833,6 +860,7 @@ process_delivery(daemon_state *d)
 				from[16],
 				to[16],
 				path[PATH_MAX],
+				real[PATH_MAX],
 				sha[65],
 				now[65],
 				subject[256],
@@ -896,7 +924,9 @@ process_delivery(daemon_state *d)
 				 run_id, sha, host);
 	}
 
-	if (!file_sha256(path, now, &err))
+	if (!inside_outbox(d, path, real, &err))
+		sent = false;
+	else if (!file_sha256(real, now, &err))
 		sent = false;
 	else if (strcmp(now, sha) != 0)
 	{
@@ -911,7 +941,7 @@ process_delivery(daemon_state *d)
 		m.nrecipients = n;
 		m.subject = subject;
 		m.body = body;
-		m.file = path;
+		m.file = real;
 		m.attachment_name = attachment;
 		m.message_id = message_id;
 		sent = smtp_send(d->cfg, &m, &err);
@@ -1031,6 +1061,11 @@ prepare_outbox(daemon_state *d, report_error *err)
 	{
 		set_error(err, "outbox \"%s\" is not writable", d->cfg->outbox);
 		set_hint(err, "Give the daemon's user write access to it.");
+		return false;
+	}
+	if (realpath(d->cfg->outbox, d->outbox_real) == NULL)
+	{
+		set_error(err, "could not resolve the outbox \"%s\": %s", d->cfg->outbox, strerror(errno));
 		return false;
 	}
 	snprintf(d->staging, sizeof(d->staging), "%s/%s", d->cfg->outbox, STAGING_DIR);

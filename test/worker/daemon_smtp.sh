@@ -105,6 +105,31 @@ echo "ok - the delivery is logged"
 grep -q -- "$password" "$WORK"/*.log && fail "the SMTP password appears in a log"
 echo "ok - the password appears in no log"
 
+# the database names a file outside the outbox: not read, not sent
+echo "not a workbook: a file that must not leave this host" >"$WORK/secret.txt"
+secret_sha=$(sha256sum <"$WORK/secret.txt" | cut -d' ' -f1)
+q $db "UPDATE medcrm.report_run SET delivery_status = 'pending', next_delivery_at = now(), delivered_at = NULL,
+         file_path = '$out/../secret.txt', file_sha256 = '$secret_sha' WHERE id = $run" >/dev/null
+rc=0
+medcrm-report daemon --once --config "$WORK/daemon.json" 2>"$WORK/outside1.log" || rc=$?
+expect_eq "a file_path outside the outbox (OUTBOX/../x): --once exits 1" 1 "$rc"
+expect_eq "… nothing was sent" "2.eml 2.json" "$(cd "$mail" && ls ./*.eml ./*.json | sed 's|^\./||' | paste -sd' ')"
+expect_eq "… the delivery attempt failed with the reason" \
+  "pending|the workbook '$out/../secret.txt' is outside the outbox '$(realpath "$out")' (it resolves to '$(realpath "$WORK/secret.txt")'); it is not sent" \
+  "$(q $db "SELECT delivery_status || '|' || delivery_error FROM medcrm.report_run WHERE id = $run")"
+ln -s "$WORK/secret.txt" "$out/link.xlsx"
+q $db "UPDATE medcrm.report_run SET next_delivery_at = now(), file_path = '$out/link.xlsx', file_sha256 = '$sha' WHERE id = $run" >/dev/null
+rc=0
+medcrm-report daemon --once --config "$WORK/daemon.json" 2>"$WORK/outside2.log" || rc=$?
+expect_eq "a symbolic link in the outbox to a file outside: --once exits 1" 1 "$rc"
+expect_eq "… nothing was sent" "2.eml 2.json" "$(cd "$mail" && ls ./*.eml ./*.json | sed 's|^\./||' | paste -sd' ')"
+expect_eq "… refused as outside the outbox, without the file's SHA-256 in the error" "1|0" \
+  "$(q $db "SELECT (delivery_error LIKE '%link.xlsx'' is outside the outbox%')::int || '|' || (delivery_error LIKE '%$secret_sha%')::int FROM medcrm.report_run WHERE id = $run")"
+grep -q -- "$secret_sha" "$WORK/outside2.log" && fail "the outside file's SHA-256 was logged"
+echo "ok - … nor in the log"
+rm "$out/link.xlsx"
+q $db "UPDATE medcrm.report_run SET delivery_status = 'failed', next_delivery_at = NULL WHERE id = $run" >/dev/null
+
 # a wrong password: the relay refuses the login; recorded, retried later
 run2=$(q $db "SELECT medcrm.request_report('compliance', '2026-10-01', '2026-11-01')")
 q $db "UPDATE medcrm.report_run SET recipients = '{qa@example.com}' WHERE id = $run2" >/dev/null
