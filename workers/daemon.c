@@ -14,14 +14,18 @@
  *             every lease/3 seconds and keeps LISTENing;
  *   publish   in one transaction: medcrm.report_hold() locks the run (still
  *             ours?), the staged file is renamed into OUTBOX/NAME_runID.xlsx
- *             and medcrm.report_complete() records its SHA-256 and rows;
+ *             and medcrm.report_complete() records its SHA-256 and rows; if
+ *             the run is not recorded ok after all (an error, a lost
+ *             COMMIT and a takeover), the file we renamed there is removed
+ *             again: the outbox only keeps workbooks of runs that are ok;
  *   fail      medcrm.report_fail() queues the run again after an exponential
  *             backoff (backoff.c), or marks it failed after max_attempts;
  *   deliver   medcrm.report_claim_delivery() hands out a finished run with
- *             recipients; the outbox file (checked against its SHA-256) is
- *             e-mailed (smtp.c) and the outcome recorded — a failed delivery
- *             is retried with the same backoff, never by producing the
- *             workbook again.
+ *             recipients; the outbox file (its real path inside the outbox,
+ *             its SHA-256 the recorded one) is e-mailed (smtp.c) with a
+ *             Message-ID that is the same for every attempt of the run, and
+ *             the outcome recorded — a failed delivery is retried with the
+ *             same backoff, never by producing the workbook again.
  *
  * A daemon that dies stops renewing its lease; once it expires another
  * daemon takes the run over (and removes the dead attempt's staged files).
@@ -453,7 +457,51 @@ already_completed(daemon_state *d, long run_id, const char *sha)
 	return done;
 }
 
-/* Move the staged workbook into the outbox and record the run as ok. */
+/* ROLLBACK, keeping the error that caused it. */
+static void
+rollback(daemon_state *d)
+{
+	report_error ignored;
+
+	(void) queue_exec(&d->q, "ROLLBACK", 0, NULL, NULL, &ignored);
+}
+
+/*
+ * The run was not recorded ok after its workbook was renamed into the
+ * outbox (report_complete or COMMIT failed, or the lease was lost while the
+ * COMMIT's answer was): remove that file again, so that the outbox only holds
+ * workbooks of runs that are ok. Only our own file goes — the same inode we
+ * renamed there; a workbook another daemon has published under the same name
+ * since is left alone.
+ */
+static void
+unpublish(long run_id, int attempt, const char *final, const struct stat *ours, const char *why)
+{
+	struct stat st;
+
+	if (lstat(final, &st) != 0)
+	{
+		if (errno != ENOENT)
+			dlog(run_id, "unpublish_failed", "attempt=%d file=%s error=\"%s\"", attempt, final, strerror(errno));
+		return;
+	}
+	if (st.st_dev != ours->st_dev || st.st_ino != ours->st_ino)
+	{
+		dlog(run_id, "unpublish_skipped", "attempt=%d file=%s reason=\"the file is no longer the one this attempt published\"",
+			 attempt, final);
+		return;
+	}
+	if (unlink(final) != 0)
+		dlog(run_id, "unpublish_failed", "attempt=%d file=%s error=\"%s\"", attempt, final, strerror(errno));
+	else
+		dlog(run_id, "unpublished", "attempt=%d file=%s reason=\"%s\"", attempt, final, why);
+}
+
+/*
+ * Move the staged workbook into the outbox and record the run as ok, in the
+ * transaction that holds the run. Every way out that leaves the run not ok
+ * removes the published file again (unpublish).
+ */
 static void
 publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged,
 		const char *final)
@@ -464,6 +512,8 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 				e[1024];
 	const char *params[5];
 	report_error err;
+	bool		published = false;
+	struct stat ours;
 
 	if (!file_sha256(staged, sha, &err))
 	{
@@ -477,6 +527,7 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 	params[2] = final;
 	params[3] = sha;
 	params[4] = nrows;
+	memset(&ours, 0, sizeof(ours));
 	for (;;)
 	{
 		PGresult   *res;
@@ -486,6 +537,8 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 		if (!ensure_connected(d, true, 0))
 		{
 			remove_staged(d, run_id, attempt);
+			if (published)
+				unpublish(run_id, attempt, final, &ours, "stopping before the run was recorded ok");
 			dlog(run_id, "abandoned", "attempt=%d reason=\"stopping while the database is unavailable; the lease will expire and another daemon redoes the run\"", attempt);
 			return;
 		}
@@ -499,7 +552,9 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 		}
 		if (st == Q_ERROR)
 		{
-			queue_exec(&d->q, "ROLLBACK", 0, NULL, NULL, &err);
+			rollback(d);
+			if (published)
+				unpublish(run_id, attempt, final, &ours, "the run could not be held to record it ok");
 			fail_attempt(d, run_id, attempt, &err);
 			return;
 		}
@@ -507,41 +562,66 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 		PQclear(res);
 		if (!held)
 		{
-			queue_exec(&d->q, "ROLLBACK", 0, NULL, NULL, &err);
+			rollback(d);
 			if (already_completed(d, run_id, sha))
 			{
 				dlog(run_id, "ok", "attempt=%d file=%s sha256=%s rows=%ld", attempt, final, sha, rows);
 				return;
 			}
 			remove_staged(d, run_id, attempt);
+			if (published)
+				unpublish(run_id, attempt, final, &ours, "another worker took the run over before it was recorded ok");
 			dlog(run_id, "lease_lost", "attempt=%d reason=\"another worker took the run over; this workbook is discarded\"", attempt);
 			return;
 		}
-		if (access(staged, F_OK) == 0)
+		if (!published)
 		{
 			if (!atomic_publish(staged, final, &err))
 			{
-				queue_exec(&d->q, "ROLLBACK", 0, NULL, NULL, &err);
+				rollback(d);
 				fail_attempt(d, run_id, attempt, &err);
 				return;
 			}
+			if (stat(final, &ours) != 0)
+			{
+				set_error(&err, "could not stat the published workbook %s: %s", final, strerror(errno));
+				rollback(d);
+				fail_attempt(d, run_id, attempt, &err);
+				return;
+			}
+			published = true;
 		}
 		else
 		{
 			/* renamed by an earlier pass of this loop whose COMMIT was lost */
 			char		now[65];
+			struct stat cur;
 
-			if (!file_sha256(final, now, &err) || strcmp(now, sha) != 0)
+			if (stat(final, &cur) != 0 || cur.st_dev != ours.st_dev || cur.st_ino != ours.st_ino ||
+				!file_sha256(final, now, &err) || strcmp(now, sha) != 0)
 			{
-				queue_exec(&d->q, "ROLLBACK", 0, NULL, NULL, &err);
-				set_error(&err, "the staged workbook of attempt %d vanished before it was published", attempt);
+				rollback(d);
+				set_error(&err, "the workbook %s of attempt %d was replaced or removed before it was recorded", final, attempt);
 				fail_attempt(d, run_id, attempt, &err);
 				return;
 			}
 		}
-		st = queue_exec(&d->q, "SELECT medcrm.report_complete($1, $2, $3, $4, $5)", 5, params, NULL, &err);
+		st = queue_exec(&d->q, "SELECT medcrm.report_complete($1, $2, $3, $4, $5)", 5, params, &res, &err);
 		if (st == Q_OK)
+		{
+			bool		done = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+			PQclear(res);
+			if (!done)
+			{
+				rollback(d);
+				remove_staged(d, run_id, attempt);
+				unpublish(run_id, attempt, final, &ours, "report_complete found the run no longer ours");
+				dlog(run_id, "lease_lost", "attempt=%d reason=\"the run was no longer ours when it was recorded; this workbook is discarded\"", attempt);
+				return;
+			}
 			st = queue_exec(&d->q, "COMMIT", 0, NULL, NULL, &err);
+		}
 		if (st == Q_LOST)
 		{
 			dlog(run_id, "db_lost", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
@@ -549,7 +629,8 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 		}
 		if (st == Q_ERROR)
 		{
-			queue_exec(&d->q, "ROLLBACK", 0, NULL, NULL, &err);
+			rollback(d);
+			unpublish(run_id, attempt, final, &ours, "recording the run ok failed");
 			fail_attempt(d, run_id, attempt, &err);
 			return;
 		}
