@@ -53,8 +53,11 @@ $fn$;
 COMMENT ON FUNCTION medcrm.request_report(text, date, date, text[]) IS
     'Queues a run of the kpi or compliance workbook for [from_date, to_date) now, to be e-mailed to recipients once produced, and notifies the report daemons (channel medcrm_report); returns the report_run id.';
 REVOKE ALL ON FUNCTION medcrm.request_report(text, date, date, text[]) FROM PUBLIC;
+-- Sending a workbook to addresses of one's choosing through the company's
+-- relay is for the report administrators; quality and audit request runs
+-- into the outbox (the three-argument form below).
 GRANT EXECUTE ON FUNCTION medcrm.request_report(text, date, date, text[])
-    TO medcrm_admin, medcrm_reporter, medcrm_quality, medcrm_auditor;
+    TO medcrm_admin, medcrm_reporter;
 
 CREATE FUNCTION medcrm.request_report(report text, from_date date, to_date date)
     RETURNS bigint
@@ -88,8 +91,12 @@ AS $fn$
 DECLARE
     s record;
     r record;
+    anchor timestamp;   -- the schedule's anchor in its local time
+    k integer;          -- index of the due time at hand
     nxt timestamptz;
     n integer;
+    msg text;
+    state text;
 BEGIN
     IF worker IS NULL OR worker = '' OR lease_seconds IS NULL OR lease_seconds < 1 THEN
         RAISE EXCEPTION 'invalid claim'
@@ -98,28 +105,46 @@ BEGIN
                   HINT = 'Call medcrm.report_claim(''host:pid'', 300).';
     END IF;
     -- 1. Due schedules become runs: one per period, caught up period by
-    --    period after an outage. A schedule locked by another daemon is
-    --    skipped; the unique key (schedule_id, period_from) makes a second
-    --    run for a period impossible anyway.
+    --    period after an outage. The k-th due time of a schedule is
+    --    anchor_at + k * every in its time zone; its run reports the local
+    --    dates from due time k - 1 to due time k. A schedule locked by another
+    --    daemon is skipped; the unique key (schedule_id, period_from) makes a
+    --    second run for a period impossible anyway. A schedule whose due time
+    --    cannot become a run is disabled with the error, so that one bad row
+    --    never stops the queue.
     FOR s IN
-        SELECT sc.id, sc.report, sc.every, sc.next_run_at, sc.time_zone, sc.recipients
+        SELECT sc.id, sc.report, sc.every, sc.anchor_at, sc.periods_done, sc.time_zone, sc.recipients
           FROM medcrm.report_schedule AS sc
          WHERE sc.enabled AND sc.next_run_at <= now()
          ORDER BY sc.next_run_at, sc.id
            FOR UPDATE SKIP LOCKED
     LOOP
-        nxt := s.next_run_at;
-        n := 0;
-        WHILE nxt <= now() AND n < 1000 LOOP
-            INSERT INTO medcrm.report_run AS rr
-                   (schedule_id, report, period_from, period_to, recipients, queued_at, next_attempt_at)
-            VALUES (s.id, s.report, ((nxt AT TIME ZONE s.time_zone) - s.every)::date,
-                    (nxt AT TIME ZONE s.time_zone)::date, s.recipients, now(), now())
-            ON CONFLICT ON CONSTRAINT report_run_schedule_period_key DO NOTHING;
-            nxt := ((nxt AT TIME ZONE s.time_zone) + s.every) AT TIME ZONE s.time_zone;
-            n := n + 1;
-        END LOOP;
-        UPDATE medcrm.report_schedule AS sc SET next_run_at = nxt WHERE sc.id = s.id;
+        BEGIN
+            anchor := s.anchor_at AT TIME ZONE s.time_zone;
+            k := s.periods_done;
+            n := 0;
+            LOOP
+                nxt := (anchor + s.every * k) AT TIME ZONE s.time_zone;
+                EXIT WHEN nxt > now() OR n >= 1000;
+                INSERT INTO medcrm.report_run AS rr
+                       (schedule_id, report, period_from, period_to, recipients, queued_at, next_attempt_at)
+                VALUES (s.id, s.report, (anchor + s.every * (k - 1))::date,
+                        (anchor + s.every * k)::date, s.recipients, now(), now())
+                ON CONFLICT ON CONSTRAINT report_run_schedule_period_key DO NOTHING;
+                k := k + 1;
+                n := n + 1;
+            END LOOP;
+            UPDATE medcrm.report_schedule AS sc
+               SET next_run_at = nxt, periods_done = k, error = NULL
+             WHERE sc.id = s.id;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+            UPDATE medcrm.report_schedule AS sc
+               SET enabled = false,
+                   error = format('disabled at %s: its due time %s could not become a run: %s (SQLSTATE %s)',
+                                  now(), nxt, msg, state)
+             WHERE sc.id = s.id;
+        END;
     END LOOP;
 
     -- 2. One claimable run: queued and due, or running with an expired lease

@@ -69,7 +69,10 @@ CREATE TEMP VIEW not_null_column AS
 SELECT c.relname AS tbl, a.attname AS col
   FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
  WHERE c.relnamespace = 'medcrm'::regnamespace AND c.relkind = 'r' AND NOT c.relispartition
-   AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull AND a.attgenerated = '';
+   AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull AND a.attgenerated = ''
+   -- filled by a BEFORE trigger on every insert, so NULL cannot reach the
+   -- constraint (071_report_schedule tests what the trigger puts there)
+   AND (c.relname, a.attname) NOT IN (('report_schedule', 'anchor_at'), ('report_schedule', 'periods_done'));
 
 SELECT plan((SELECT count(*)::int FROM bad_value) + (SELECT count(*)::int FROM not_null_column) + 1);
 
