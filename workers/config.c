@@ -12,17 +12,23 @@
  *               "password": "…", "ca_file": "/etc/ssl/certs/ca-certificates.crt",
  *               "timeout_seconds": 60 } }
  * Unknown keys and wrong types are configuration errors (exit 2), reported
- * with the file, the key and the fix. A file with an SMTP password must not
- * be readable by group or others (config_check_mode). Parsing is pure (unit
- * tested); only config_load reads the file.
+ * with the file, the key and the fix. SMTP credentials are only accepted
+ * with TLS (smtps:// or "starttls": true): a login over a plain connection
+ * would show the password to the network. A file holding a secret (the SMTP
+ * password, or a password inside "dbname") must belong to the daemon's user
+ * (or root) and must not be accessible by group or others (config_check_mode,
+ * config_check_owner). Parsing is pure (unit tested); only config_load reads
+ * the file.
  */
 #include "config.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static bool
 string_key(const char *path, const cJSON *root, const char *prefix, const char *key,
@@ -153,6 +159,13 @@ parse_smtp(const char *path, const cJSON *smtp, report_config *cfg, report_error
 		set_hint(err, "Give both to log in to the relay, or neither for a relay that accepts this host.");
 		return false;
 	}
+	if (cfg->smtp_username != NULL && !cfg->smtp_starttls &&
+		strncmp(cfg->smtp_url, "smtps://", 8) != 0)
+	{
+		set_error(err, "%s: \"smtp\": a login needs TLS, but \"url\" is smtp:// and \"starttls\" is false", path);
+		set_hint(err, "Set \"starttls\": true for a relay on port 587, or write \"url\": \"smtps://HOST:465\"; the password is never sent over a plain connection.");
+		return false;
+	}
 	return true;
 }
 
@@ -226,14 +239,86 @@ done:
 	return ok;
 }
 
+/*
+ * Does a libpq connection string carry a password: a "password" keyword
+ * (password=..., blanks allowed around '=') or a URI with user:password@ in
+ * its authority or password=... among its parameters?
+ */
+bool
+conninfo_has_password(const char *conninfo)
+{
+	const char *p;
+
+	if (conninfo == NULL)
+		return false;
+	if (strncmp(conninfo, "postgresql://", 13) == 0 || strncmp(conninfo, "postgres://", 11) == 0)
+	{
+		const char *auth = strstr(conninfo, "://") + 3;
+		size_t		len = strcspn(auth, "/?");
+		const char *at = NULL;
+		const char *q;
+
+		for (size_t i = 0; i < len; i++)
+			if (auth[i] == '@')
+				at = auth + i;
+		if (at != NULL && memchr(auth, ':', (size_t) (at - auth)) != NULL)
+			return true;
+		q = auth[len] == '/' ? strchr(auth + len, '?') : (auth[len] == '?' ? auth + len : NULL);
+		for (; q != NULL; q = strchr(q + 1, '&'))
+			if (strncmp(q + 1, "password=", 9) == 0)
+				return true;
+		return false;
+	}
+	for (p = conninfo; (p = strstr(p, "password")) != NULL; p += 8)
+	{
+		const char *r = p + 8;
+
+		if (p != conninfo && !isspace((unsigned char) p[-1]))
+			continue;
+		while (isspace((unsigned char) *r))
+			r++;
+		if (*r == '=')
+			return true;
+	}
+	return false;
+}
+
+/* The secret a configuration holds, for messages; NULL when none. */
+static const char *
+config_secret(const report_config *cfg)
+{
+	if (cfg->smtp_password != NULL)
+		return "the SMTP password";
+	if (conninfo_has_password(cfg->dbname))
+		return "a database password (in \"dbname\")";
+	return NULL;
+}
+
 bool
 config_check_mode(const char *path, mode_t mode, const report_config *cfg, report_error *err)
 {
-	if (cfg->smtp_password == NULL || (mode & (S_IRWXG | S_IRWXO)) == 0)
+	const char *secret = config_secret(cfg);
+
+	if (secret == NULL || (mode & (S_IRWXG | S_IRWXO)) == 0)
 		return true;
-	set_error(err, "%s: holds the SMTP password but is accessible by group or others (mode %04o)",
-			  path, (unsigned int) (mode & 07777));
+	set_error(err, "%s: holds %s but is accessible by group or others (mode %04o)",
+			  path, secret, (unsigned int) (mode & 07777));
 	set_hint(err, "Make it readable by the daemon's user only: chmod 600 %s", path);
+	return false;
+}
+
+bool
+config_check_owner(const char *path, uid_t owner, uid_t euid, const report_config *cfg,
+				   report_error *err)
+{
+	const char *secret = config_secret(cfg);
+
+	if (secret == NULL || owner == euid || owner == 0)
+		return true;
+	set_error(err, "%s: holds %s but belongs to user %u, not to the daemon's user %u",
+			  path, secret, (unsigned int) owner, (unsigned int) euid);
+	set_hint(err, "Give it to the daemon's user (chown %u %s) or to root, with chmod 600.",
+			 (unsigned int) euid, path);
 	return false;
 }
 
@@ -268,7 +353,8 @@ config_load(const char *path, report_config *cfg, report_error *err)
 	ok = config_parse(path, text, cfg, err);
 	free(text);
 	if (ok && stat(path, &st) == 0)
-		ok = config_check_mode(path, st.st_mode, cfg, err);
+		ok = config_check_mode(path, st.st_mode, cfg, err) &&
+			config_check_owner(path, st.st_uid, geteuid(), cfg, err);
 	return ok;
 }
 

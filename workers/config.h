@@ -45,11 +45,16 @@ extern bool config_load(const char *path, report_config *cfg, report_error *err)
 extern void config_defaults(report_config *cfg);
 extern bool config_parse(const char *path, const char *text, report_config *cfg, report_error *err);
 /*
- * A file holding a secret (the SMTP password) must not be readable by group
- * or others: false and err when mode allows it.
+ * A file holding a secret (the SMTP password, or a password in "dbname")
+ * must not be readable by group or others: false and err when mode allows it.
  */
 extern bool config_check_mode(const char *path, mode_t mode, const report_config *cfg,
 							  report_error *err);
+/* …and must belong to the daemon's effective user (or root). */
+extern bool config_check_owner(const char *path, uid_t owner, uid_t euid,
+							   const report_config *cfg, report_error *err);
+/* Does a libpq conninfo (key=value or URI) carry a password? */
+extern bool conninfo_has_password(const char *conninfo);
 extern void config_free(report_config *cfg);
 
 #endif

@@ -14,14 +14,18 @@
  *             every lease/3 seconds and keeps LISTENing;
  *   publish   in one transaction: medcrm.report_hold() locks the run (still
  *             ours?), the staged file is renamed into OUTBOX/NAME_runID.xlsx
- *             and medcrm.report_complete() records its SHA-256 and rows;
+ *             and medcrm.report_complete() records its SHA-256 and rows; if
+ *             the run is not recorded ok after all (an error, a lost
+ *             COMMIT and a takeover), the file we renamed there is removed
+ *             again: the outbox only keeps workbooks of runs that are ok;
  *   fail      medcrm.report_fail() queues the run again after an exponential
  *             backoff (backoff.c), or marks it failed after max_attempts;
  *   deliver   medcrm.report_claim_delivery() hands out a finished run with
- *             recipients; the outbox file (checked against its SHA-256) is
- *             e-mailed (smtp.c) and the outcome recorded — a failed delivery
- *             is retried with the same backoff, never by producing the
- *             workbook again.
+ *             recipients; the outbox file (its real path inside the outbox,
+ *             its SHA-256 the recorded one) is e-mailed (smtp.c) with a
+ *             Message-ID that is the same for every attempt of the run, and
+ *             the outcome recorded — a failed delivery is retried with the
+ *             same backoff, never by producing the workbook again.
  *
  * A daemon that dies stops renewing its lease; once it expires another
  * daemon takes the run over (and removes the dead attempt's staged files).
@@ -45,10 +49,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -74,8 +80,9 @@ typedef struct daemon_state
 	const report_config *cfg;
 	bool		once;
 	queue		q;
-	char		worker[256];	/* host:pid:instance */
+	char		worker[256];	/* host:pid:16 hex digits of getrandom() */
 	char		staging[PATH_MAX];
+	char		outbox_real[PATH_MAX];	/* realpath() of the outbox */
 	int			failures;		/* failed attempts and errors (exit code of --once) */
 	double		next_rules;		/* monotonic time of the next run_time_rules() */
 	double		next_sweep;		/* monotonic time of the next sweep_staging() */
@@ -450,7 +457,51 @@ already_completed(daemon_state *d, long run_id, const char *sha)
 	return done;
 }
 
-/* Move the staged workbook into the outbox and record the run as ok. */
+/* ROLLBACK, keeping the error that caused it. */
+static void
+rollback(daemon_state *d)
+{
+	report_error ignored;
+
+	(void) queue_exec(&d->q, "ROLLBACK", 0, NULL, NULL, &ignored);
+}
+
+/*
+ * The run was not recorded ok after its workbook was renamed into the
+ * outbox (report_complete or COMMIT failed, or the lease was lost while the
+ * COMMIT's answer was): remove that file again, so that the outbox only holds
+ * workbooks of runs that are ok. Only our own file goes — the same inode we
+ * renamed there; a workbook another daemon has published under the same name
+ * since is left alone.
+ */
+static void
+unpublish(long run_id, int attempt, const char *final, const struct stat *ours, const char *why)
+{
+	struct stat st;
+
+	if (lstat(final, &st) != 0)
+	{
+		if (errno != ENOENT)
+			dlog(run_id, "unpublish_failed", "attempt=%d file=%s error=\"%s\"", attempt, final, strerror(errno));
+		return;
+	}
+	if (st.st_dev != ours->st_dev || st.st_ino != ours->st_ino)
+	{
+		dlog(run_id, "unpublish_skipped", "attempt=%d file=%s reason=\"the file is no longer the one this attempt published\"",
+			 attempt, final);
+		return;
+	}
+	if (unlink(final) != 0)
+		dlog(run_id, "unpublish_failed", "attempt=%d file=%s error=\"%s\"", attempt, final, strerror(errno));
+	else
+		dlog(run_id, "unpublished", "attempt=%d file=%s reason=\"%s\"", attempt, final, why);
+}
+
+/*
+ * Move the staged workbook into the outbox and record the run as ok, in the
+ * transaction that holds the run. Every way out that leaves the run not ok
+ * removes the published file again (unpublish).
+ */
 static void
 publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged,
 		const char *final)
@@ -461,6 +512,8 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 				e[1024];
 	const char *params[5];
 	report_error err;
+	bool		published = false;
+	struct stat ours;
 
 	if (!file_sha256(staged, sha, &err))
 	{
@@ -474,6 +527,7 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 	params[2] = final;
 	params[3] = sha;
 	params[4] = nrows;
+	memset(&ours, 0, sizeof(ours));
 	for (;;)
 	{
 		PGresult   *res;
@@ -483,6 +537,8 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 		if (!ensure_connected(d, true, 0))
 		{
 			remove_staged(d, run_id, attempt);
+			if (published)
+				unpublish(run_id, attempt, final, &ours, "stopping before the run was recorded ok");
 			dlog(run_id, "abandoned", "attempt=%d reason=\"stopping while the database is unavailable; the lease will expire and another daemon redoes the run\"", attempt);
 			return;
 		}
@@ -496,7 +552,9 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 		}
 		if (st == Q_ERROR)
 		{
-			queue_exec(&d->q, "ROLLBACK", 0, NULL, NULL, &err);
+			rollback(d);
+			if (published)
+				unpublish(run_id, attempt, final, &ours, "the run could not be held to record it ok");
 			fail_attempt(d, run_id, attempt, &err);
 			return;
 		}
@@ -504,41 +562,66 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 		PQclear(res);
 		if (!held)
 		{
-			queue_exec(&d->q, "ROLLBACK", 0, NULL, NULL, &err);
+			rollback(d);
 			if (already_completed(d, run_id, sha))
 			{
 				dlog(run_id, "ok", "attempt=%d file=%s sha256=%s rows=%ld", attempt, final, sha, rows);
 				return;
 			}
 			remove_staged(d, run_id, attempt);
+			if (published)
+				unpublish(run_id, attempt, final, &ours, "another worker took the run over before it was recorded ok");
 			dlog(run_id, "lease_lost", "attempt=%d reason=\"another worker took the run over; this workbook is discarded\"", attempt);
 			return;
 		}
-		if (access(staged, F_OK) == 0)
+		if (!published)
 		{
 			if (!atomic_publish(staged, final, &err))
 			{
-				queue_exec(&d->q, "ROLLBACK", 0, NULL, NULL, &err);
+				rollback(d);
 				fail_attempt(d, run_id, attempt, &err);
 				return;
 			}
+			if (stat(final, &ours) != 0)
+			{
+				set_error(&err, "could not stat the published workbook %s: %s", final, strerror(errno));
+				rollback(d);
+				fail_attempt(d, run_id, attempt, &err);
+				return;
+			}
+			published = true;
 		}
 		else
 		{
 			/* renamed by an earlier pass of this loop whose COMMIT was lost */
 			char		now[65];
+			struct stat cur;
 
-			if (!file_sha256(final, now, &err) || strcmp(now, sha) != 0)
+			if (stat(final, &cur) != 0 || cur.st_dev != ours.st_dev || cur.st_ino != ours.st_ino ||
+				!file_sha256(final, now, &err) || strcmp(now, sha) != 0)
 			{
-				queue_exec(&d->q, "ROLLBACK", 0, NULL, NULL, &err);
-				set_error(&err, "the staged workbook of attempt %d vanished before it was published", attempt);
+				rollback(d);
+				set_error(&err, "the workbook %s of attempt %d was replaced or removed before it was recorded", final, attempt);
 				fail_attempt(d, run_id, attempt, &err);
 				return;
 			}
 		}
-		st = queue_exec(&d->q, "SELECT medcrm.report_complete($1, $2, $3, $4, $5)", 5, params, NULL, &err);
+		st = queue_exec(&d->q, "SELECT medcrm.report_complete($1, $2, $3, $4, $5)", 5, params, &res, &err);
 		if (st == Q_OK)
+		{
+			bool		done = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+			PQclear(res);
+			if (!done)
+			{
+				rollback(d);
+				remove_staged(d, run_id, attempt);
+				unpublish(run_id, attempt, final, &ours, "report_complete found the run no longer ours");
+				dlog(run_id, "lease_lost", "attempt=%d reason=\"the run was no longer ours when it was recorded; this workbook is discarded\"", attempt);
+				return;
+			}
 			st = queue_exec(&d->q, "COMMIT", 0, NULL, NULL, &err);
+		}
 		if (st == Q_LOST)
 		{
 			dlog(run_id, "db_lost", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
@@ -546,7 +629,8 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 		}
 		if (st == Q_ERROR)
 		{
-			queue_exec(&d->q, "ROLLBACK", 0, NULL, NULL, &err);
+			rollback(d);
+			unpublish(run_id, attempt, final, &ours, "recording the run ok failed");
 			fail_attempt(d, run_id, attempt, &err);
 			return;
 		}
@@ -814,6 +898,32 @@ process_run(daemon_state *d)
 	return true;
 }
 
+/*
+ * Resolve the file_path a delivery names (real, for reading) and require it
+ * inside the outbox: the database says which file to e-mail, but only the
+ * outbox's workbooks may leave this host. Nothing is read from a path outside
+ * it, and the error names the paths only.
+ */
+static bool
+inside_outbox(daemon_state *d, const char *path, char *real, report_error *err)
+{
+	size_t		n = strlen(d->outbox_real);
+
+	if (realpath(path, real) == NULL)
+	{
+		set_error(err, "could not resolve the workbook \"%s\": %s", path, strerror(errno));
+		return false;
+	}
+	if (strncmp(real, d->outbox_real, n) != 0 ||
+		(n > 0 && d->outbox_real[n - 1] != '/' && real[n] != '/'))
+	{
+		set_error(err, "the workbook \"%s\" is outside the outbox \"%s\" (it resolves to \"%s\"); it is not sent",
+				  path, d->outbox_real, real);
+		return false;
+	}
+	return true;
+}
+
 /* Claim and send one e-mail; false when none was due. */
 static bool
 process_delivery(daemon_state *d)
@@ -831,6 +941,7 @@ process_delivery(daemon_state *d)
 				from[16],
 				to[16],
 				path[PATH_MAX],
+				real[PATH_MAX],
 				sha[65],
 				now[65],
 				subject[256],
@@ -884,11 +995,19 @@ process_delivery(daemon_state *d)
 		char		host[128] = "localhost";
 
 		(void) gethostname(host, sizeof(host) - 1);
-		snprintf(message_id, sizeof(message_id), "<medcrm-report.run%ld.delivery%d.%ld@%s>",
-				 run_id, attempt, (long) time(NULL), host);
+		/*
+		 * The same for every attempt of this run's delivery: a message sent
+		 * twice (the relay took it, but the answer or our record of it was
+		 * lost) is recognised by mail clients as one.
+		 */
+		host[sizeof(host) - 1] = '\0';
+		snprintf(message_id, sizeof(message_id), "<medcrm-report.run%ld.%.16s@%s>",
+				 run_id, sha, host);
 	}
 
-	if (!file_sha256(path, now, &err))
+	if (!inside_outbox(d, path, real, &err))
+		sent = false;
+	else if (!file_sha256(real, now, &err))
 		sent = false;
 	else if (strcmp(now, sha) != 0)
 	{
@@ -903,7 +1022,7 @@ process_delivery(daemon_state *d)
 		m.nrecipients = n;
 		m.subject = subject;
 		m.body = body;
-		m.file = path;
+		m.file = real;
 		m.attachment_name = attachment;
 		m.message_id = message_id;
 		sent = smtp_send(d->cfg, &m, &err);
@@ -916,8 +1035,18 @@ process_delivery(daemon_state *d)
 	params[1] = d->worker;
 	if (sent)
 	{
-		if (call(d, "SELECT medcrm.report_delivered($1, $2)", 2, params, NULL, &err, false) == Q_OK)
-			dlog(run_id, "delivered", "attempt=%d recipients=%d attachment=%s sha256=%s", attempt, n, attachment, sha);
+		if (call(d, "SELECT medcrm.report_delivered($1, $2)", 2, params, &res, &err, false) == Q_OK)
+		{
+			if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+				dlog(run_id, "delivered", "attempt=%d recipients=%d attachment=%s sha256=%s message_id=%s",
+					 attempt, n, attachment, sha, message_id);
+			else
+			{
+				dlog(run_id, "delivery_lease_lost", "attempt=%d recipients=%d message_id=%s reason=\"the e-mail was sent, but another worker took the delivery over; it may be sent again with the same Message-ID\"",
+					 attempt, n, message_id);
+			}
+			PQclear(res);
+		}
 		else
 			dlog(run_id, "delivery_not_recorded", "attempt=%d error=\"%s\"", attempt,
 				 oneline(err.message, e, sizeof(e)));
@@ -1015,6 +1144,11 @@ prepare_outbox(daemon_state *d, report_error *err)
 		set_hint(err, "Give the daemon's user write access to it.");
 		return false;
 	}
+	if (realpath(d->cfg->outbox, d->outbox_real) == NULL)
+	{
+		set_error(err, "could not resolve the outbox \"%s\": %s", d->cfg->outbox, strerror(errno));
+		return false;
+	}
 	snprintf(d->staging, sizeof(d->staging), "%s/%s", d->cfg->outbox, STAGING_DIR);
 	if (mkdir(d->staging, 0755) != 0 && errno != EEXIST)
 	{
@@ -1024,17 +1158,43 @@ prepare_outbox(daemon_state *d, report_error *err)
 	return true;
 }
 
+/*
+ * host:pid:64 random bits (hex). Containers often share a hostname and run
+ * the daemon as PID 1, so the random part alone must keep two daemons apart.
+ */
 static void
 worker_name(daemon_state *d)
 {
 	char		host[128] = "localhost";
-	struct timespec ts;
+	uint64_t	r = 0;
+	size_t		got = 0;
 
 	(void) gethostname(host, sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(d->worker, sizeof(d->worker), "%s:%d:%04x", host, (int) getpid(),
-			 (unsigned int) ((ts.tv_nsec / 1000) ^ (ts.tv_sec << 4)) & 0xffff);
+	while (got < sizeof(r))
+	{
+		ssize_t		n = getrandom((char *) &r + got, sizeof(r) - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+		{
+			/* no getrandom(): the kernel is older than 3.17; /dev/urandom then */
+			FILE	   *f = fopen("/dev/urandom", "rb");
+
+			if (f == NULL || fread(&r, sizeof(r), 1, f) != 1)
+			{
+				fprintf(stderr, "medcrm-report: could not read random bytes for the worker name: %s\n",
+						strerror(errno));
+				exit(EXIT_FAILURE_);
+			}
+			fclose(f);
+			break;
+		}
+		got += (size_t) n;
+	}
+	snprintf(d->worker, sizeof(d->worker), "%s:%d:%016llx", host, (int) getpid(),
+			 (unsigned long long) r);
 }
 
 int

@@ -31,7 +31,7 @@ echo '{"outbox": "'"$out"'", "lease_seconds": 1}' >"$WORK/range.json"
 expect_exit "lease_seconds out of range" 2 medcrm-report daemon --check --config "$WORK/range.json"
 expect_stderr "… with its range" "\"lease_seconds\": expected a whole number from 2 to 86400"
 cat >"$WORK/smtp.json" <<JSON
-{"outbox": "$out", "smtp": {"url": "smtp://127.0.0.1:25", "from": "reports@example.com",
+{"outbox": "$out", "smtp": {"url": "smtp://127.0.0.1:25", "starttls": true, "from": "reports@example.com",
  "username": "reports", "password": "Tr0ub4dor-secret"}}
 JSON
 chmod 644 "$WORK/smtp.json"
@@ -42,6 +42,30 @@ chmod 640 "$WORK/smtp.json"
 expect_exit "a password in a group-readable config" 2 medcrm-report daemon --check --config "$WORK/smtp.json"
 grep -q Tr0ub4dor "$WORK/stderr" "$WORK/stdout" && fail "the password was printed"
 echo "ok - the password is never printed"
+sed 's/"starttls": true, //' "$WORK/smtp.json" >"$WORK/plain.json"
+chmod 600 "$WORK/plain.json"
+expect_exit "a login over smtp:// without STARTTLS" 2 medcrm-report daemon --check --config "$WORK/plain.json"
+expect_stderr "… is refused: the password would cross the network in clear" \
+  "$WORK/plain.json: \"smtp\": a login needs TLS, but \"url\" is smtp:// and \"starttls\" is false"
+expect_stderr "… with the fix" "HINT: Set \"starttls\": true for a relay on port 587, or write \"url\": \"smtps://HOST:465\""
+grep -q Tr0ub4dor "$WORK/stderr" "$WORK/stdout" && fail "the password was printed"
+echo "ok - … without printing it"
+echo '{"outbox": "'"$out"'", "dbname": "dbname='"$db"' password=Db-s3cret"}' >"$WORK/dbpw.json"
+chmod 644 "$WORK/dbpw.json"
+expect_exit "a database password in a world-readable config" 2 medcrm-report daemon --once --config "$WORK/dbpw.json"
+expect_stderr "… is refused with the mode" "$WORK/dbpw.json: holds a database password (in \"dbname\") but is accessible by group or others (mode 0644)"
+grep -q Db-s3cret "$WORK/stderr" "$WORK/stdout" && fail "the database password was printed"
+echo '{"outbox": "'"$out"'", "dbname": "postgresql://postgres:Db-s3cret@/'"$db"'"}' >"$WORK/dburi.json"
+chmod 604 "$WORK/dburi.json"
+expect_exit "… also as user:password@ in a URI" 2 medcrm-report daemon --once --config "$WORK/dburi.json"
+expect_stderr "… with its mode" "$WORK/dburi.json: holds a database password (in \"dbname\") but is accessible by group or others (mode 0604)"
+if [ "$(id -u)" -eq 0 ]; then
+  chmod 600 "$WORK/dbpw.json"
+  chown nobody "$WORK/dbpw.json"
+  expect_exit "a config with a secret owned by another user" 2 medcrm-report daemon --once --config "$WORK/dbpw.json"
+  expect_stderr "… is refused naming the owner" "$WORK/dbpw.json: holds a database password (in \"dbname\") but belongs to user $(id -u nobody), not to the daemon's user 0"
+  chown 0 "$WORK/dbpw.json"
+fi
 cat >"$WORK/url.json" <<JSON
 {"outbox": "$out", "smtp": {"url": "smtp://reports:Tr0ub4dor@127.0.0.1:25", "from": "reports@example.com"}}
 JSON
@@ -54,7 +78,7 @@ echo "ok - … without printing it"
 chmod 600 "$WORK/smtp.json"
 expect_exit "--check of a good config" 0 medcrm-report daemon --check --config "$WORK/smtp.json"
 expect_eq "--check reports each check" \
-  "ok - outbox $out is a writable directory|ok - connected to database $db as postgres|ok - role postgres may claim report runs|ok - e-mail through smtp://127.0.0.1:25 as reports@example.com, with login (password not shown)" \
+  "ok - outbox $out is a writable directory|ok - connected to database $db as postgres|ok - role postgres may claim report runs|ok - e-mail through smtp://127.0.0.1:25 with STARTTLS as reports@example.com, with login (password not shown)" \
   "$(grep -v '^ok - layout' "$WORK/stdout" | paste -sd'|')"
 expect_eq "--check finds both layouts" 2 "$(grep -c '^ok - layout .*/\(kpi\|compliance\)\.json$' "$WORK/stdout")"
 grep -q Tr0ub4dor "$WORK/stderr" "$WORK/stdout" && fail "--check printed the password"

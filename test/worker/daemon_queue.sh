@@ -47,6 +47,16 @@ expect_eq "schedule 2: next_run_at advanced by one period" "t" \
   "$(q $db "SELECT next_run_at = TIMESTAMPTZ '$s2' + interval '7 days' FROM medcrm.report_schedule WHERE id = 2")"
 expect_eq "the requested runs: four, each ok at the first attempt" "2026-07-01 ok 1,2026-08-01 ok 1,2026-09-01 ok 1,2026-10-01 ok 1" \
   "$(q $db "SELECT string_agg(format('%s %s %s', period_from, status, attempts), ',' ORDER BY period_from) FROM medcrm.report_run WHERE schedule_id IS NULL")"
+wa=$(sed -n 's/.* event=started worker=\([^ ]*\) .*/\1/p' "$WORK/a.log")
+wb=$(sed -n 's/.* event=started worker=\([^ ]*\) .*/\1/p' "$WORK/b.log")
+host=$(hostname)
+[[ $wa =~ ^$host:$pid_a:[0-9a-f]{16}$ ]] || fail "worker name of daemon a: $wa is not host:pid:16 hex digits"
+[[ $wb =~ ^$host:$pid_b:[0-9a-f]{16}$ ]] || fail "worker name of daemon b: $wb is not host:pid:16 hex digits"
+echo "ok - worker names are host:pid and 64 random bits in hex ($wa, $wb)"
+[ "${wa##*:}" != "${wb##*:}" ] || fail "both daemons drew the same random part"
+echo "ok - … drawn apart for each daemon"
+expect_eq "every run names one of the two workers" 0 \
+  "$(q $db "SELECT count(*) FROM medcrm.report_run WHERE worker NOT IN ('$wa', '$wb')")"
 claims=$(cat "$WORK/a.log" "$WORK/b.log" | grep -c 'event=claimed')
 expect_eq "eight claims in both logs together: no run was done twice" 8 "$claims"
 expect_eq "every run claimed once" "$(q $db "SELECT string_agg(id::text, ' ' ORDER BY id) FROM medcrm.report_run")" \

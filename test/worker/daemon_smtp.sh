@@ -68,15 +68,19 @@ expect_eq "one message arrived" "2.eml 2.json" "$(cd "$mail" && ls ./*.eml ./*.j
 
 sha=$(q $db "SELECT file_sha256 FROM medcrm.report_run WHERE id = $run")
 expect_eq "the outbox file has the recorded SHA-256" "$sha" "$(sha256sum <"$file" | cut -d' ' -f1)"
-$PY - "$mail/2.eml" "$mail/2.json" "$sha" "$run" <<'PY' || fail "the message"
+$PY - "$mail/2.eml" "$mail/2.json" "$sha" "$run" "$(hostname)" "$mail/1.refused" <<'PY' || fail "the message"
 import email, email.policy, hashlib, json, sys
 msg = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
 env = json.load(open(sys.argv[2]))
-sha, run = sys.argv[3], sys.argv[4]
+sha, run, host = sys.argv[3], sys.argv[4], sys.argv[5]
+refused = email.message_from_binary_file(open(sys.argv[6], "rb"), policy=email.policy.default)
 def check(what, want, got):
     if want != got:
         print(f"FAIL: {what}: expected {want!r}, got {got!r}"); sys.exit(1)
     print(f"ok - {what}")
+check("Message-ID: stable per run (run id, SHA-256 prefix, host)", f"<medcrm-report.run{run}.{sha[:16]}@{host}>",
+      str(msg["Message-ID"]))
+check("… the refused first attempt had the same Message-ID", str(msg["Message-ID"]), str(refused["Message-ID"]))
 check("envelope sender", "reports@example.com", env["mail_from"])
 check("envelope recipients", ["anna.weber@example.com", "ben.okafor@example.org"], env["rcpt_tos"])
 check("sent after STARTTLS", True, env["tls"])
@@ -101,6 +105,31 @@ echo "ok - the delivery is logged"
 grep -q -- "$password" "$WORK"/*.log && fail "the SMTP password appears in a log"
 echo "ok - the password appears in no log"
 
+# the database names a file outside the outbox: not read, not sent
+echo "not a workbook: a file that must not leave this host" >"$WORK/secret.txt"
+secret_sha=$(sha256sum <"$WORK/secret.txt" | cut -d' ' -f1)
+q $db "UPDATE medcrm.report_run SET delivery_status = 'pending', next_delivery_at = now(), delivered_at = NULL,
+         file_path = '$out/../secret.txt', file_sha256 = '$secret_sha' WHERE id = $run" >/dev/null
+rc=0
+medcrm-report daemon --once --config "$WORK/daemon.json" 2>"$WORK/outside1.log" || rc=$?
+expect_eq "a file_path outside the outbox (OUTBOX/../x): --once exits 1" 1 "$rc"
+expect_eq "… nothing was sent" "2.eml 2.json" "$(cd "$mail" && ls ./*.eml ./*.json | sed 's|^\./||' | paste -sd' ')"
+expect_eq "… the delivery attempt failed with the reason" \
+  "pending|the workbook '$out/../secret.txt' is outside the outbox '$(realpath "$out")' (it resolves to '$(realpath "$WORK/secret.txt")'); it is not sent" \
+  "$(q $db "SELECT delivery_status || '|' || delivery_error FROM medcrm.report_run WHERE id = $run")"
+ln -s "$WORK/secret.txt" "$out/link.xlsx"
+q $db "UPDATE medcrm.report_run SET next_delivery_at = now(), file_path = '$out/link.xlsx', file_sha256 = '$sha' WHERE id = $run" >/dev/null
+rc=0
+medcrm-report daemon --once --config "$WORK/daemon.json" 2>"$WORK/outside2.log" || rc=$?
+expect_eq "a symbolic link in the outbox to a file outside: --once exits 1" 1 "$rc"
+expect_eq "… nothing was sent" "2.eml 2.json" "$(cd "$mail" && ls ./*.eml ./*.json | sed 's|^\./||' | paste -sd' ')"
+expect_eq "… refused as outside the outbox, without the file's SHA-256 in the error" "1|0" \
+  "$(q $db "SELECT (delivery_error LIKE '%link.xlsx'' is outside the outbox%')::int || '|' || (delivery_error LIKE '%$secret_sha%')::int FROM medcrm.report_run WHERE id = $run")"
+grep -q -- "$secret_sha" "$WORK/outside2.log" && fail "the outside file's SHA-256 was logged"
+echo "ok - … nor in the log"
+rm "$out/link.xlsx"
+q $db "UPDATE medcrm.report_run SET delivery_status = 'failed', next_delivery_at = NULL WHERE id = $run" >/dev/null
+
 # a wrong password: the relay refuses the login; recorded, retried later
 run2=$(q $db "SELECT medcrm.request_report('compliance', '2026-10-01', '2026-11-01')")
 q $db "UPDATE medcrm.report_run SET recipients = '{qa@example.com}' WHERE id = $run2" >/dev/null
@@ -113,5 +142,22 @@ expect_eq "… the run ok, its delivery pending with the relay's answer" "ok|pen
   "$(q $db "SELECT status || '|' || delivery_status || '|' || delivery_attempts || '|' || (delivery_error ~ 'Login denied|535')::int FROM medcrm.report_run WHERE id = $run2")"
 grep -q -- "wrong-password" "$WORK/once3.log" && fail "the wrong password appears in the log"
 echo "ok - … without the password in the log"
+
+# the relay takes the e-mail but the delivery is no longer ours when it is
+# recorded (a test-only trigger makes report_delivered() find no row, as
+# after a takeover): logged as delivery_lease_lost, not as delivered
+q $db "CREATE FUNCTION public.lose_delivery() RETURNS trigger LANGUAGE plpgsql AS
+       \$\$BEGIN RETURN NULL; END\$\$;
+       CREATE TRIGGER lose_delivery BEFORE UPDATE ON medcrm.report_run FOR EACH ROW
+       WHEN (NEW.delivery_status = 'sent') EXECUTE FUNCTION public.lose_delivery()" >/dev/null
+sleep 1.2
+rc=0
+medcrm-report daemon --once --config "$WORK/daemon.json" 2>"$WORK/once4.log" || rc=$?
+expect_eq "a lost delivery lease after sending: --once exits 0 (the relay took it)" 0 "$rc"
+grep -qE "run=$run2 event=delivery_lease_lost attempt=2 recipients=1 message_id=<medcrm-report\.run$run2\.[0-9a-f]{16}@" "$WORK/once4.log" \
+  || { cat "$WORK/once4.log"; fail "no delivery_lease_lost line"; }
+echo "ok - … logged as delivery_lease_lost with its Message-ID"
+expect_eq "… and not as delivered" 0 "$(grep -c "run=$run2 event=delivered" "$WORK/once4.log")"
+q $db "DROP TRIGGER lose_delivery ON medcrm.report_run; DROP FUNCTION public.lose_delivery()" >/dev/null
 kill "$sink"; wait "$sink" 2>/dev/null || true
 dropdb $db

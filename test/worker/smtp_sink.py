@@ -37,6 +37,8 @@ class Sink:
         if n <= fail_first:
             with open(os.path.join(out, "refused"), "a") as f:
                 f.write(f"{n}\n")
+            with open(os.path.join(out, f"{n}.refused"), "wb") as f:
+                f.write(envelope.original_content or envelope.content)
             return "451 4.3.0 try again later"
         with open(os.path.join(out, f"{n}.eml"), "wb") as f:
             f.write(envelope.original_content or envelope.content)

@@ -298,6 +298,58 @@ test_daemon_config(void)
 	ok(!config_parse("d.json", "{\"smtp\": {\"url\": \"http://mail.example.com\", \"from\": \"a@b.c\"}}", &cfg, &err),
 	   "a non-SMTP URL refused");
 	config_free(&cfg);
+
+	/* credentials only over TLS */
+	config_defaults(&cfg);
+	ok(!config_parse("d.json", "{\"smtp\": {\"url\": \"smtp://mail.example.com:587\", \"from\": \"a@b.c\","
+					 " \"username\": \"r\", \"password\": \"s3cret\"}}", &cfg, &err),
+	   "a login over smtp:// without starttls refused");
+	is_str(err.message, "d.json: \"smtp\": a login needs TLS, but \"url\" is smtp:// and \"starttls\" is false",
+		   "… saying why");
+	ok(strstr(err.hint, "\"starttls\": true") != NULL && strstr(err.hint, "smtps://") != NULL,
+	   "… with both fixes in the hint");
+	ok(strstr(err.message, "s3cret") == NULL && strstr(err.hint, "s3cret") == NULL, "… without printing the password");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ok(!config_parse("d.json", "{\"smtp\": {\"url\": \"smtp://mail.example.com:587\", \"starttls\": false,"
+					 " \"from\": \"a@b.c\", \"username\": \"r\", \"password\": \"p\"}}", &cfg, &err),
+	   "… also with an explicit \"starttls\": false");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ok(config_parse("d.json", "{\"smtp\": {\"url\": \"smtps://mail.example.com:465\", \"from\": \"a@b.c\","
+					" \"username\": \"r\", \"password\": \"p\"}}", &cfg, &err),
+	   "a login over smtps:// accepted");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ok(config_parse("d.json", "{\"smtp\": {\"url\": \"smtp://mail.example.com:25\", \"from\": \"a@b.c\"}}", &cfg, &err),
+	   "smtp:// without a login accepted");
+	config_free(&cfg);
+
+	/* secrets in dbname */
+	ok(conninfo_has_password("host=db password=x dbname=crm"), "conninfo password= found");
+	ok(conninfo_has_password("password = x"), "conninfo password = x found");
+	ok(conninfo_has_password("postgresql://crm:pw@db/crm"), "URI user:pw@ found");
+	ok(conninfo_has_password("postgres://crm:pw@db:5432/crm?sslmode=require"), "postgres:// user:pw@ found");
+	ok(conninfo_has_password("postgresql://crm@db/crm?sslmode=require&password=pw"), "URI password= parameter found");
+	ok(!conninfo_has_password("postgresql://crm@db/crm"), "URI without password: none");
+	ok(!conninfo_has_password("postgresql://db:5432/crm"), "URI host:port is no password");
+	ok(!conninfo_has_password("service=medcrm passfile=/etc/medcrm/pgpass"), "service and passfile: none");
+	ok(!conninfo_has_password(NULL), "no dbname: none");
+	config_defaults(&cfg);
+	ok(config_parse("e.json", "{\"dbname\": \"host=db user=crm password=pw\"}", &cfg, &err),
+	   "a dbname with a password parses");
+	ok(!config_check_mode("e.json", S_IFREG | 0644, &cfg, &err), "… but mode 0644 is refused");
+	is_str(err.message, "e.json: holds a database password (in \"dbname\") but is accessible by group or others (mode 0644)",
+		   "… naming the secret");
+	ok(config_check_mode("e.json", S_IFREG | 0600, &cfg, &err), "… mode 0600 accepted");
+	ok(config_check_owner("e.json", 1000, 1000, &cfg, &err), "… owned by the daemon's user accepted");
+	ok(config_check_owner("e.json", 0, 1000, &cfg, &err), "… owned by root accepted");
+	ok(!config_check_owner("e.json", 1001, 1000, &cfg, &err), "… owned by another user refused");
+	is_str(err.message, "e.json: holds a database password (in \"dbname\") but belongs to user 1001, not to the daemon's user 1000",
+		   "… naming both users");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ok(config_check_owner("f.json", 1001, 1000, &cfg, &err), "another owner is fine without a secret");
 	config_defaults(&cfg);
 	ok(!config_parse("d.json", "{\"smtp\": {\"url\": \"smtp://mail.example.com\"}}", &cfg, &err), "smtp without from refused");
 	is_str(err.message, "d.json: \"smtp\": \"from\" is required", "… naming the missing key");
