@@ -10,6 +10,8 @@
 #             the ten alone is printed too
 #   summary   SELECT * FROM medcrm.kpi_summary(current_date - 12 months, current_date)
 #   monthly   SELECT * FROM medcrm.v_kpi_monthly (24 months)
+#   by kind   SELECT * FROM medcrm.kpi_summary_by_kind(the same 12 months),
+#             also as a ratio to kpi_summary (one more engine run)
 # and prints each as a ratio to the baseline (target: <= 3). Every query runs
 # twice and the faster run counts, so that both sides are measured warm.
 # Uses medcrm_bench; when that holds no business facts (fewer than 1,000 sales
@@ -57,9 +59,11 @@ for t in "${via_dq[@]}"; do scans+=("SELECT count(*) FROM medcrm.$t"); done
 base=$(( base_scanned + $(ms "${scans[@]}") ))
 summary=$(ms "SELECT * FROM medcrm.kpi_summary((current_date - interval '12 months')::date, current_date)")
 monthly=$(ms "SELECT * FROM medcrm.v_kpi_monthly")
+by_kind=$(ms "SELECT * FROM medcrm.kpi_summary_by_kind((current_date - interval '12 months')::date, current_date)")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 echo "   load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   baseline (count(*) of ${#tables[@]} tables): ${base} ms; of the ${#scanned[@]} the engine scans whole: ${base_scanned} ms"
 echo "   kpi_summary, 12 months:      ${summary} ms  ratio $(ratio "$summary" "$base")  (target <= 3; $(ratio "$summary" "$base_scanned") to the ${#scanned[@]} tables)"
 echo "   SELECT * FROM v_kpi_monthly: ${monthly} ms  ratio $(ratio "$monthly" "$base")  (target <= 3; $(ratio "$monthly" "$base_scanned") to the ${#scanned[@]} tables)"
+echo "   kpi_summary_by_kind, 12 months: ${by_kind} ms  ratio $(ratio "$by_kind" "$base"); $(ratio "$by_kind" "$summary") x kpi_summary"
