@@ -218,10 +218,10 @@ REVOKE ALL ON FUNCTION medcrm.kpi_series_by_kind(date[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION medcrm.kpi_series_by_kind(date[])
     TO medcrm_bi, medcrm_reporter, medcrm_admin, medcrm_auditor;
 
--- medcrm.kpi_summary(from, to): the one-period form of CONTRACT.md.
-CREATE FUNCTION medcrm.kpi_summary(from_date date, to_date date)
-RETURNS TABLE (kpi text, tier text, region text, numerator numeric, denominator numeric, value numeric)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+-- medcrm.kpi_period(from, to): the bounds of one period [from, to), checked,
+-- for the one-period forms kpi_summary() and kpi_summary_by_kind().
+CREATE FUNCTION medcrm.kpi_period(from_date date, to_date date) RETURNS date[]
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
@@ -239,9 +239,23 @@ BEGIN
             DETAIL  = format('from_date %s is not before to_date %s.', from_date, to_date),
             HINT    = 'The period is [from_date, to_date): pass a from_date before the to_date.';
     END IF;
+    RETURN ARRAY[from_date, to_date];
+END
+$fn$;
+COMMENT ON FUNCTION medcrm.kpi_period(date, date) IS
+    'The bounds ARRAY[from_date, to_date] of one KPI period, refused with 22004 when a date is null and 22023 when the period is empty.';
+REVOKE ALL ON FUNCTION medcrm.kpi_period(date, date) FROM PUBLIC;
+
+-- medcrm.kpi_summary(from, to): the one-period form of CONTRACT.md.
+CREATE FUNCTION medcrm.kpi_summary(from_date date, to_date date)
+RETURNS TABLE (kpi text, tier text, region text, numerator numeric, denominator numeric, value numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
     RETURN QUERY
         SELECT s.kpi, s.tier, s.region, s.numerator, s.denominator, s.value
-          FROM medcrm.kpi_series(ARRAY[from_date, to_date]) AS s;
+          FROM medcrm.kpi_series(medcrm.kpi_period(from_date, to_date)) AS s;
 END
 $fn$;
 COMMENT ON FUNCTION medcrm.kpi_summary(date, date) IS
@@ -258,23 +272,9 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    IF from_date IS NULL OR to_date IS NULL THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'null_value_not_allowed',
-            MESSAGE = 'kpi period must not be null',
-            DETAIL  = 'from_date or to_date is null.',
-            HINT    = 'Pass both dates; the period is [from_date, to_date).';
-    END IF;
-    IF from_date >= to_date THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'invalid_parameter_value',
-            MESSAGE = 'kpi period is empty',
-            DETAIL  = format('from_date %s is not before to_date %s.', from_date, to_date),
-            HINT    = 'The period is [from_date, to_date): pass a from_date before the to_date.';
-    END IF;
     RETURN QUERY
         SELECT s.kpi, s.kind, s.numerator, s.denominator, s.value
-          FROM medcrm.kpi_series_by_kind(ARRAY[from_date, to_date]) AS s;
+          FROM medcrm.kpi_series_by_kind(medcrm.kpi_period(from_date, to_date)) AS s;
 END
 $fn$;
 COMMENT ON FUNCTION medcrm.kpi_summary_by_kind(date, date) IS
