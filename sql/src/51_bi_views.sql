@@ -90,13 +90,21 @@ COMMENT ON COLUMN medcrm.v_kpi_definition.denominator IS 'What the denominator c
 COMMENT ON COLUMN medcrm.v_kpi_definition.definition IS 'The exact definition (DOMAIN.md).';
 COMMENT ON COLUMN medcrm.v_kpi_definition.sort_order IS 'Report order of the KPI.';
 
+-- The bounds of the trailing 24 calendar months, the current month to date
+-- included: the periods of v_kpi_monthly and v_kpi_monthly_by_kind.
+CREATE FUNCTION medcrm.kpi_trailing_months() RETURNS date[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN ARRAY(SELECT (date_trunc('month', current_date) - make_interval(months => 23 - g))::date
+               FROM generate_series(0, 24) AS g ORDER BY g);
+COMMENT ON FUNCTION medcrm.kpi_trailing_months() IS
+    'The 25 bounds of the trailing 24 calendar months (first days; the last is the first day of next month): the periods of v_kpi_monthly and v_kpi_monthly_by_kind.';
+
 -- Every KPI per month for the trailing 24 months (the current month included,
 -- up to today), one pass over the data (medcrm.kpi_series).
 CREATE VIEW medcrm.v_kpi_monthly WITH (security_barrier) AS
 SELECT s.period_from AS month, s.kpi, s.tier, s.region, s.numerator, s.denominator, s.value
-  FROM medcrm.kpi_series(ARRAY(
-           SELECT (date_trunc('month', current_date) - make_interval(months => 23 - g))::date
-             FROM generate_series(0, 24) AS g ORDER BY g)) AS s;
+  FROM medcrm.kpi_series(medcrm.kpi_trailing_months()) AS s;
 COMMENT ON VIEW medcrm.v_kpi_monthly IS
     'Every KPI of kpi_summary() for each of the trailing 24 calendar months (the current month to date included): the same numbers as kpi_summary(month, month + 1 month).';
 COMMENT ON COLUMN medcrm.v_kpi_monthly.month IS 'First day of the month; the period is [month, month + 1 month).';
@@ -111,9 +119,7 @@ COMMENT ON COLUMN medcrm.v_kpi_monthly.value IS 'numerator / denominator (the me
 -- (medcrm.kpi_series_by_kind: one more pass, with kind in the place of region).
 CREATE VIEW medcrm.v_kpi_monthly_by_kind WITH (security_barrier) AS
 SELECT s.period_from AS month, s.kpi, s.kind, s.numerator, s.denominator, s.value
-  FROM medcrm.kpi_series_by_kind(ARRAY(
-           SELECT (date_trunc('month', current_date) - make_interval(months => 23 - g))::date
-             FROM generate_series(0, 24) AS g ORDER BY g)) AS s;
+  FROM medcrm.kpi_series_by_kind(medcrm.kpi_trailing_months()) AS s;
 COMMENT ON VIEW medcrm.v_kpi_monthly_by_kind IS
     'Every KPI of kpi_summary_by_kind() for each of the trailing 24 calendar months (the current month to date included): the same numbers as kpi_summary_by_kind(month, month + 1 month); the kinds of an additive KPI add up to its overall row in v_kpi_monthly.';
 COMMENT ON COLUMN medcrm.v_kpi_monthly_by_kind.month IS 'First day of the month; the period is [month, month + 1 month).';

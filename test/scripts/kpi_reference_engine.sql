@@ -24,48 +24,11 @@ DECLARE
     ends   date[];  -- bounds[2 .. n + 1]: day after each period ("to")
     w12    date[];  -- ends - 12 months: first day of each trailing-12-month window
     w30    date[];  -- ends - 30 days: first day of each trailing-30-day window
-    i      integer;
 BEGIN
-    IF bounds IS NULL OR array_position(bounds, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'null_value_not_allowed',
-            MESSAGE = 'kpi period bounds must not be null',
-            DETAIL  = 'The bounds array or one of its elements is null.',
-            HINT    = 'Pass dates such as ARRAY[''2026-01-01'', ''2026-02-01'']::date[].';
-    END IF;
+    -- the extension's own check of the bounds (medcrm.kpi_periods); the
+    -- windows are computed here, independently of the engine's arguments
+    SELECT p.b INTO bounds FROM medcrm.kpi_periods(bounds) AS p;
     n := cardinality(bounds) - 1;
-    IF n < 1 THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'invalid_parameter_value',
-            MESSAGE = 'kpi periods need at least two bounds',
-            DETAIL  = format('The bounds array has %s element(s).', cardinality(bounds)),
-            HINT    = 'Pass the first day of the first period and the day after the last period.';
-    END IF;
-    IF n > 31 THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'program_limit_exceeded',
-            MESSAGE = 'too many kpi periods',
-            DETAIL  = format('%s periods were asked for; one call computes at most 31.', n),
-            HINT    = 'Split the range into several calls of at most 31 periods.';
-    END IF;
-    bounds := bounds[array_lower(bounds, 1):array_upper(bounds, 1)];  -- 1-based
-    FOR i IN 1 .. n LOOP
-        IF bounds[i] >= bounds[i + 1] THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'invalid_parameter_value',
-                MESSAGE = 'kpi period bounds must increase',
-                DETAIL  = format('Bound %s (%s) is not before bound %s (%s).',
-                                 i, bounds[i], i + 1, bounds[i + 1]),
-                HINT    = 'Each period is [bounds[i], bounds[i+1]); list the bounds in increasing order.';
-        END IF;
-        IF NOT isfinite(bounds[i]) OR NOT isfinite(bounds[i + 1]) THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'invalid_parameter_value',
-                MESSAGE = 'kpi period bounds must be finite dates',
-                DETAIL  = format('Bound %s or %s is infinity.', i, i + 1),
-                HINT    = 'Pass real dates.';
-        END IF;
-    END LOOP;
     starts := bounds[1:n];
     ends := bounds[2:n + 1];
     w12 := ARRAY(SELECT (u - interval '12 months')::date FROM unnest(ends) WITH ORDINALITY AS x(u, o) ORDER BY o);

@@ -15,14 +15,7 @@
 . "$(dirname "$0")/daemon_lib.bash"
 
 db=medcrm_daemon_crash
-report_db $db
-export PGDATABASE=$db
-out=$WORK/outbox
-mkdir -p "$out"
-cat >"$WORK/daemon.json" <<JSON
-{"outbox": "$out", "poll_seconds": 60, "lease_seconds": 2, "retry_base_seconds": 1, "retry_max_seconds": 4}
-JSON
-q $db "DELETE FROM medcrm.report_run; DELETE FROM medcrm.report_schedule" >/dev/null
+daemon_setup $db '"poll_seconds": 60, "lease_seconds": 2, "retry_base_seconds": 1, "retry_max_seconds": 4'
 
 # an undisturbed run of the period, for comparison
 r0=$(q $db "SELECT medcrm.request_report('kpi', '2026-10-01', '2026-11-01')")

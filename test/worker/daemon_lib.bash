@@ -3,6 +3,18 @@
 . "$(dirname "${BASH_SOURCE[0]}")/report_lib.bash"
 
 DAEMON_PIDS=()
+
+# daemon_setup DB SETTINGS: the report database DB (PGDATABASE) with an empty
+# queue, the outbox $out, and $WORK/daemon.json naming that outbox with the
+# other SETTINGS (JSON members, e.g. '"lease_seconds": 30')
+daemon_setup() {
+  report_db "$1"
+  export PGDATABASE=$1
+  out=$WORK/outbox
+  mkdir -p "$out"
+  printf '{"outbox": "%s", %s}\n' "$out" "$2" >"$WORK/daemon.json"
+  q "$1" "DELETE FROM medcrm.report_run; DELETE FROM medcrm.report_schedule" >/dev/null
+}
 daemon_cleanup() {
   local p
   for p in "${DAEMON_PIDS[@]}"; do kill -9 "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done

@@ -11,14 +11,7 @@
 . "$(dirname "$0")/daemon_lib.bash"
 
 db=medcrm_daemon_publish
-report_db $db
-export PGDATABASE=$db
-out=$WORK/outbox
-mkdir -p "$out"
-cat >"$WORK/daemon.json" <<JSON
-{"outbox": "$out", "lease_seconds": 30, "retry_base_seconds": 1, "retry_max_seconds": 4}
-JSON
-q $db "DELETE FROM medcrm.report_run; DELETE FROM medcrm.report_schedule" >/dev/null
+daemon_setup $db '"lease_seconds": 30, "retry_base_seconds": 1, "retry_max_seconds": 4'
 # test-only: fail the first recording of a run as ok (sequence: not rolled back)
 q $db "CREATE SEQUENCE public.fail_complete; CREATE SEQUENCE public.fail_commit;
        CREATE FUNCTION public.fail_complete() RETURNS trigger LANGUAGE plpgsql AS

@@ -9,17 +9,10 @@
 . "$(dirname "$0")/daemon_lib.bash"
 
 db=medcrm_daemon_queue
-report_db $db
-export PGDATABASE=$db
-out=$WORK/outbox
-mkdir -p "$out"
-cat >"$WORK/daemon.json" <<JSON
-{"outbox": "$out", "poll_seconds": 60, "lease_seconds": 30, "retry_base_seconds": 1, "retry_max_seconds": 4}
-JSON
+daemon_setup $db '"poll_seconds": 60, "lease_seconds": 30, "retry_base_seconds": 1, "retry_max_seconds": 4'
 
 # a daily KPI schedule three periods behind, a weekly compliance schedule one
 # period behind, and four runs requested by hand
-q $db "DELETE FROM medcrm.report_run; DELETE FROM medcrm.report_schedule" >/dev/null
 q $db "INSERT INTO medcrm.report_schedule (id, report, every, next_run_at)
        VALUES (1, 'kpi', '1 day', date_trunc('hour', now()) - interval '2 days 1 hour'),
               (2, 'compliance', '7 days', date_trunc('hour', now()) - interval '1 hour')" >/dev/null

@@ -11,14 +11,7 @@
 
 [ -n "${MEDCRM_CLUSTER:-}" ] || fail "MEDCRM_CLUSTER is not set (run through make check)"
 db=medcrm_daemon_restart
-report_db $db
-export PGDATABASE=$db
-out=$WORK/outbox
-mkdir -p "$out"
-cat >"$WORK/daemon.json" <<JSON
-{"outbox": "$out", "poll_seconds": 60, "lease_seconds": 6, "retry_base_seconds": 1, "retry_max_seconds": 4}
-JSON
-q $db "DELETE FROM medcrm.report_run; DELETE FROM medcrm.report_schedule" >/dev/null
+daemon_setup $db '"poll_seconds": 60, "lease_seconds": 6, "retry_base_seconds": 1, "retry_max_seconds": 4'
 
 # 1. restart while the workbook is staged
 r1=$(q $db "SELECT medcrm.request_report('compliance', '2026-10-01', '2026-11-01')")
