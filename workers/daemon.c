@@ -75,6 +75,14 @@
 
 static volatile sig_atomic_t stop_signal = 0;
 
+/*
+ * The self-pipe of the stop signals: on_signal() writes a byte to it and
+ * every wait of the daemon polls its read end, so that SIGTERM ends the next
+ * wait at once even when it arrives between two waits (during a query).
+ * Never drained: once a stop is asked for, every later wait returns at once.
+ */
+static int	wake_pipe[2] = {-1, -1};
+
 typedef struct daemon_state
 {
 	const report_config *cfg;
@@ -99,7 +107,12 @@ typedef struct child_result
 static void
 on_signal(int sig)
 {
+	int			saved_errno = errno;
+
 	stop_signal = sig;
+	if (wake_pipe[1] >= 0)
+		(void) !write(wake_pipe[1], "", 1);
+	errno = saved_errno;
 }
 
 static double
@@ -111,12 +124,14 @@ now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Sleep, woken early by a signal. */
+/* Sleep, woken early by a stop signal. */
 static void
 sleep_ms(int ms)
 {
+	struct pollfd pfd = {.fd = wake_pipe[0], .events = POLLIN};
+
 	if (ms > 0 && !stop_signal)
-		(void) poll(NULL, 0, ms);
+		(void) poll(&pfd, 1, ms);
 }
 
 /* s for a log value in double quotes: one line, no double quotes. */
@@ -229,7 +244,8 @@ call(daemon_state *d, const char *sql, int nparams, const char *const *params,
 		q_status	st;
 		char		e[1024];
 
-		if (!ensure_connected(d, honour_stop, honour_stop ? 0 : 3))
+		/* without end only in daemon mode, where a stop signal ends it */
+		if (!ensure_connected(d, honour_stop, honour_stop && !d->once ? 0 : 3))
 		{
 			set_error(err, "the database is unavailable");
 			return Q_LOST;
@@ -383,6 +399,9 @@ child_main(const daemon_state *d, pid_t parent, const char *report, report_perio
 
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
+	close(wake_pipe[0]);
+	close(wake_pipe[1]);
+	wake_pipe[0] = wake_pipe[1] = -1;
 	/* never outlive the daemon: a kill -9 of the daemon takes this process too */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -534,12 +553,14 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 		q_status	st;
 		bool		held;
 
-		if (!ensure_connected(d, true, 0))
+		if (!ensure_connected(d, true, d->once ? 3 : 0))
 		{
 			remove_staged(d, run_id, attempt);
 			if (published)
-				unpublish(run_id, attempt, final, &ours, "stopping before the run was recorded ok");
-			dlog(run_id, "abandoned", "attempt=%d reason=\"stopping while the database is unavailable; the lease will expire and another daemon redoes the run\"", attempt);
+				unpublish(run_id, attempt, final, &ours, "giving up before the run was recorded ok");
+			dlog(run_id, "abandoned", "attempt=%d reason=\"%s while the database is unavailable; the lease will expire and another daemon redoes the run\"",
+				 attempt, stop_signal ? "stopping" : "giving up");
+			d->failures++;
 			return;
 		}
 		st = queue_exec(&d->q, "BEGIN", 0, NULL, NULL, &err);
@@ -684,16 +705,14 @@ watch_child(daemon_state *d, long run_id, int fd, child_result *r, bool *have)
 	*have = false;
 	for (;;)
 	{
-		struct pollfd pfd;
+		struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN},
+		{.fd = wake_pipe[0], .events = POLLIN}};
 		int			wait_ms,
 					rc;
 
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
 		wait_ms = stop_signal ? 0 : (int) ((next_hb - now_s()) * 1000);
-		rc = poll(&pfd, 1, wait_ms < 0 ? 0 : wait_ms);
-		if (rc > 0)
+		rc = poll(pfd, 2, wait_ms < 0 ? 0 : wait_ms);
+		if (rc > 0 && pfd[0].revents != 0)
 		{
 			*have = read(fd, r, sizeof(*r)) == (ssize_t) sizeof(*r);
 			return W_DONE;
@@ -1214,10 +1233,19 @@ daemon_main(const report_config *cfg, bool once)
 		return EXIT_USAGE;
 	}
 	worker_name(&d);
+	if (pipe(wake_pipe) != 0 ||
+		fcntl(wake_pipe[1], F_SETFL, O_NONBLOCK) != 0 ||
+		fcntl(wake_pipe[0], F_SETFD, FD_CLOEXEC) != 0 ||
+		fcntl(wake_pipe[1], F_SETFD, FD_CLOEXEC) != 0)
+	{
+		set_error(&err, "could not create a pipe: %s", strerror(errno));
+		print_error(&err);
+		return EXIT_FAILURE_;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;			/* no SA_RESTART: a signal ends poll() at once */
+	sa.sa_flags = 0;			/* no SA_RESTART; the waits poll wake_pipe as well */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -1235,7 +1263,7 @@ daemon_main(const report_config *cfg, bool once)
 
 		if (stop_signal)
 			break;
-		if (!ensure_connected(&d, true, once ? 3 : 0))
+		if (!ensure_connected(&d, true, d.once ? 3 : 0))
 		{
 			if (stop_signal)
 				break;
@@ -1271,7 +1299,7 @@ daemon_main(const report_config *cfg, bool once)
 		/* something due that another daemon holds locked right now: look again soon */
 		if (wait_ms < 200)
 			wait_ms = 200;
-		if (queue_wait(&d.q, wait_ms) < 0)
+		if (queue_wait(&d.q, wait_ms, wake_pipe[0]) < 0)
 			dlog(0, "db_lost", "error=\"connection closed while waiting\"");
 	}
 	dlog(0, "stopped", "reason=\"%s\"", stop_signal == SIGTERM ? "SIGTERM" :

@@ -140,22 +140,20 @@ drain(queue *q)
 }
 
 int
-queue_wait(queue *q, int timeout_ms)
+queue_wait(queue *q, int timeout_ms, int wake_fd)
 {
-	struct pollfd pfd;
+	struct pollfd pfd[2] = {{.fd = -1, .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
 	int			rc;
 
 	if (!queue_alive(q))
 		return -1;
 	if (drain(q))
 		return 1;
-	pfd.fd = PQsocket(q->conn);
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	rc = poll(&pfd, 1, timeout_ms < 0 ? 0 : timeout_ms);
+	pfd[0].fd = PQsocket(q->conn);
+	rc = poll(pfd, 2, timeout_ms < 0 ? 0 : timeout_ms);
 	if (rc < 0)
 		return errno == EINTR ? 0 : -1;
-	if (rc == 0)
+	if (rc == 0 || pfd[0].revents == 0)
 		return 0;
 	if (!PQconsumeInput(q->conn) || PQstatus(q->conn) != CONNECTION_OK)
 	{

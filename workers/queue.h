@@ -33,9 +33,9 @@ extern void queue_close(queue *q);
 extern q_status queue_exec(queue *q, const char *sql, int nparams, const char *const *params,
 						   PGresult **res, report_error *err);
 /*
- * Wait up to timeout_ms for a notification on medcrm_report: 1 notified,
- * 0 timeout or signal, -1 connection lost.
+ * Wait up to timeout_ms for a notification on medcrm_report, or until wake_fd
+ * (-1: none) is readable: 1 notified, 0 timeout or woken, -1 connection lost.
  */
-extern int	queue_wait(queue *q, int timeout_ms);
+extern int	queue_wait(queue *q, int timeout_ms, int wake_fd);
 
 #endif
