@@ -120,34 +120,13 @@ medcrm_audit_init(void)
  * ------------------------------------------------------------------------
  */
 
-static Oid
-audit_relid(const char *relname)
-{
-	Oid			nsp = get_namespace_oid("medcrm", false);
-	Oid			relid = get_relname_relid(relname, nsp);
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "relation medcrm.%s does not exist", relname);
-	return relid;
-}
-
-/*
- * Run the body with the privileges of the owner of medcrm.audit_log and
- * search_path = pg_catalog, pg_temp, as a SECURITY DEFINER function would.
- */
-typedef struct AuditSecurity
-{
-	Oid			save_userid;
-	int			save_sec;
-	int			save_nestlevel;
-} AuditSecurity;
-
-static void
-audit_become_owner(AuditSecurity *s)
+/* See audit.h. */
+void
+audit_become_owner(AuditSecurity *s, const char *relname)
 {
 	Oid			owner;
 	HeapTuple	tup;
-	Oid			relid = audit_relid("audit_log");
+	Oid			relid = medcrm_relid(relname);
 
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
@@ -164,7 +143,7 @@ audit_become_owner(AuditSecurity *s)
 							 GUC_ACTION_SAVE, true, 0, false);
 }
 
-static void
+void
 audit_restore(AuditSecurity *s)
 {
 	AtEOXact_GUC(true, s->save_nestlevel);
@@ -424,20 +403,15 @@ audit_flush(AuditBatch *b)
 	{
 		Oid			argtypes[8] = {TEXTOID, TEXTOID, NAMEOID, TEXTOID, TEXTOID,
 		INT8ARRAYOID, JSONBARRAYOID, JSONBARRAYOID};
-		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("INSERT INTO medcrm.audit_log (table_name, op, acting_role, "
-						   "application, client_addr, reason, row_id, old_values, new_values) "
-						   "SELECT $1, $2, $3, $4, pg_catalog.inet_client_addr(), $5, "
-						   "u.row_id, u.old_values, u.new_values "
-						   "FROM ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7), "
-						   "pg_catalog.unnest($8)) AS u (row_id, old_values, new_values)",
-						   8, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		audit_insert_plan = plan;
+		audit_insert_plan =
+			medcrm_keep_plan("INSERT INTO medcrm.audit_log (table_name, op, acting_role, "
+							 "application, client_addr, reason, row_id, old_values, new_values) "
+							 "SELECT $1, $2, $3, $4, pg_catalog.inet_client_addr(), $5, "
+							 "u.row_id, u.old_values, u.new_values "
+							 "FROM ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7), "
+							 "pg_catalog.unnest($8)) AS u (row_id, old_values, new_values)",
+							 8, argtypes);
 	}
 
 	values[0] = b->table_name;
@@ -670,7 +644,7 @@ medcrm_audit_trigger(PG_FUNCTION_ARGS)
 
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
-	audit_become_owner(&sec);
+	audit_become_owner(&sec, "audit_log");
 
 	if (strcmp(opname, "TRUNCATE") == 0)
 	{
@@ -972,11 +946,9 @@ audit_write_seal(AuditHead *h, int64 first_id, int64 last_id, int64 count,
 	{
 		Oid			types[7] = {INT8OID, INT8OID, INT8OID, INT8OID, BYTEAOID, BYTEAOID, BYTEAOID};
 
-		plan = SPI_prepare("INSERT INTO medcrm.audit_seal (seq, first_id, last_id, row_count, "
-						   "entries, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-						   7, types);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "preparing the seal insert failed");
+		plan = medcrm_keep_plan("INSERT INTO medcrm.audit_seal (seq, first_id, last_id, row_count, "
+								"entries, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+								7, types);
 	}
 	audit_seal_hash(seq, first_id, last_id, count, h->hash,
 					entries->data, entries->len, hash);
@@ -1033,7 +1005,7 @@ static int64
 audit_seal_internal(bool complain)
 {
 	LOCKTAG		tag;
-	Oid			relid = audit_relid("audit_log");
+	Oid			relid = medcrm_relid("audit_log");
 	int64		upto;
 	AuditHead	head;
 	int			ret;

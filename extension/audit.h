@@ -44,6 +44,21 @@ extern AuditMaskKind audit_mask_kind_for(const char *name);
 extern AuditMaskKind audit_mask_kind_parse(const char *kind);
 extern char *audit_mask(const char *value, AuditMaskKind kind);
 
+/*
+ * Run a body with the privileges of the owner of medcrm.<relname> and
+ * search_path = pg_catalog, pg_temp, as a SECURITY DEFINER function would
+ * (audit.c); audit_restore() undoes it.
+ */
+typedef struct AuditSecurity
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			save_nestlevel;
+} AuditSecurity;
+
+extern void audit_become_owner(AuditSecurity *s, const char *relname);
+extern void audit_restore(AuditSecurity *s);
+
 /* Settings (audit.c). */
 extern char *medcrm_audit_reason;
 extern int	medcrm_audit_retention_months;

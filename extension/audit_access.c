@@ -12,20 +12,16 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
-#include "utils/lsyscache.h"
-#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
 #include "audit.h"
+#include "medcrm.h"
 
 PG_FUNCTION_INFO_V1(medcrm_reveal_contact);
 
@@ -55,13 +51,8 @@ medcrm_reveal_contact(PG_FUNCTION_ARGS)
 	Oid			caller = GetUserId();
 	int64		contact_id;
 	char	   *purpose;
-	Oid			save_userid;
-	int			save_sec;
-	int			nestlevel;
+	AuditSecurity sec;
 	int			ret;
-	Oid			owner;
-	HeapTuple	tup;
-	Oid			relid;
 	Datum		values[3];
 	bool		nulls[3];
 	int			i;
@@ -90,11 +81,12 @@ medcrm_reveal_contact(PG_FUNCTION_ARGS)
 
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
-	/* As the caller: is the contact visible (grants and row-level security)? */
+	/*
+	 * As the caller: is the contact visible (grants and row-level security)?
+	 * The query names everything with its schema: the caller's search_path
+	 * cannot change what it reads.
+	 */
 	ret = SPI_execute_with_args("SELECT 1 FROM medcrm.contact WHERE id OPERATOR(pg_catalog.=) $1",
 								1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(contact_id)},
 								NULL, true, 1);
@@ -107,15 +99,7 @@ medcrm_reveal_contact(PG_FUNCTION_ARGS)
 				 errhint("Sales see the contacts of the accounts of their territory or that they own.")));
 
 	/* As the owner: the clear values and the log row. */
-	relid = get_relname_relid("contact", get_namespace_oid("medcrm", false));
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
+	audit_become_owner(&sec, "contact");
 
 	ret = SPI_execute_with_args("SELECT phone, email, national_id FROM medcrm.contact "
 								"WHERE id OPERATOR(pg_catalog.=) $1",
@@ -144,10 +128,9 @@ medcrm_reveal_contact(PG_FUNCTION_ARGS)
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "logging the reveal failed: %s", SPI_result_code_string(ret));
 
-	SetUserIdAndSecContext(save_userid, save_sec);
-	AtEOXact_GUC(true, nestlevel);
-	SPI_finish();
-
+	/* the values live in SPI's memory: into the result before SPI_finish() */
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	audit_restore(&sec);
+	SPI_finish();
 	return (Datum) 0;
 }

@@ -78,6 +78,7 @@
 #include "utils/timestamp.h"
 
 #include "kpi.h"
+#include "medcrm.h"
 
 PG_FUNCTION_INFO_V1(medcrm_kpi_engine);
 PG_FUNCTION_INFO_V1(medcrm_kpi_engine_by_kind);
@@ -344,27 +345,15 @@ typedef struct KpiScan
 	uint32		rows;
 } KpiScan;
 
-static Oid
-kpi_namespace(void)
-{
-	return get_namespace_oid("medcrm", false);
-}
-
 /* Open medcrm.<relname> for a scan of the given columns, found by name. */
 static void
 scan_open(KpiScan *s, const char *relname, const ColSpec *cols, int ncols)
 {
-	Oid			relid = get_relname_relid(relname, kpi_namespace());
+	Oid			relid = medcrm_relid(relname);
 	TupleDesc	desc;
 	AclResult	acl;
 	int			i;
 
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"medcrm.%s\" does not exist", relname),
-				 errdetail("The kpi engine reads every table of the medcrm schema that a KPI uses."),
-				 errhint("Reinstall the extension medcrm.")));
 	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_TABLE, relname);
@@ -818,16 +807,16 @@ scan_work_orders(Run *r)
 		{
 			int32		a = idindex_find(&r->aidx, DatumGetInt64(COL(&s, 0)));
 			int			c;
-			int64		response_us = 0,
-						resolution_us = 0;
 
 			if (a < 0)
 				continue;
 			c = r->acell[a];
-			if (has_fr)
-				response_us = ts_diff_usec(fr, rep);
-			if (has_res)
-				resolution_us = ts_diff_usec(res, rep);
+
+			/*
+			 * Each duration only where it counts, as the KPI's definition
+			 * subtracts: an order reported in the period whose resolved_at is
+			 * outside it (even infinity) has no resolution time here.
+			 */
 			if (rep_in)
 			{
 				int			p = count_le(r->bt, np, rep) - 1;
@@ -836,6 +825,8 @@ scan_work_orders(Run *r)
 
 				if (has_fr)
 				{
+					int64		response_us = ts_diff_usec(fr, rep);
+
 					kpi_exact_add_units(ACC_NUM(r, K_FR_MEAN, p, c), response_us, KPI_EXACT_SCALE);
 					acc_count(r, K_FR_MEAN, p, c, 0, 1);
 					med_push(&r->fr_med, p, c, (double) response_us / 1000000.0);
@@ -850,6 +841,7 @@ scan_work_orders(Run *r)
 			if (res_in)
 			{
 				int			p = count_le(r->bt, np, res) - 1;
+				int64		resolution_us = ts_diff_usec(res, rep);
 
 				kpi_exact_add_units(ACC_NUM(r, K_RES_MEAN, p, c), resolution_us, KPI_EXACT_SCALE);
 				acc_count(r, K_RES_MEAN, p, c, 0, 1);

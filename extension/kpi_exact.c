@@ -157,10 +157,28 @@ units_to_numeric(int128 units, int32 dscale)
 							   NumericGetDatum(int64_div_fast_to_numeric(lo, dscale)));
 }
 
+/*
+ * s->slow += num (s->slow set). The sum it replaces is freed: once a sum has
+ * gone slow, every later row adds to it, and a million rows must not leave
+ * a million numerics behind.
+ */
+static void
+slow_add(KpiExact *s, Datum num)
+{
+	Datum		old = s->slow;
+
+	s->slow = DirectFunctionCall2(numeric_add, old, num);
+	if (s->slow != old)
+		pfree(DatumGetPointer(old));
+}
+
 void
 kpi_exact_add_slow(KpiExact *s, int128 units, int32 dscale)
 {
-	s->slow = DirectFunctionCall2(numeric_add, s->slow, units_to_numeric(units, dscale));
+	Datum		num = units_to_numeric(units, dscale);
+
+	slow_add(s, num);
+	pfree(DatumGetPointer(num));
 }
 
 void
@@ -176,7 +194,7 @@ kpi_exact_add_numeric(KpiExact *s, Datum num)
 	}
 	if (!s->slow)
 		s->slow = units_to_numeric(s->units, s->dscale);
-	s->slow = DirectFunctionCall2(numeric_add, s->slow, num);
+	slow_add(s, num);
 }
 
 void
@@ -186,7 +204,7 @@ kpi_exact_merge(KpiExact *dst, const KpiExact *src)
 	{
 		if (!dst->slow)
 			dst->slow = units_to_numeric(dst->units, dst->dscale);
-		dst->slow = DirectFunctionCall2(numeric_add, dst->slow, src->slow);
+		slow_add(dst, src->slow);
 	}
 	else
 		kpi_exact_add_units(dst, src->units, src->dscale);

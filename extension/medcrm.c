@@ -7,7 +7,9 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "fmgr.h"
+#include "utils/lsyscache.h"
 
 #include "medcrm.h"
 
@@ -20,4 +22,17 @@ _PG_init(void)
 {
 	medcrm_scoring_init();
 	medcrm_audit_init();
+}
+
+Oid
+medcrm_relid(const char *relname)
+{
+	Oid			relid = get_relname_relid(relname, get_namespace_oid("medcrm", false));
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"medcrm.%s\" does not exist", relname),
+				 errhint("Reinstall the extension medcrm.")));
+	return relid;
 }

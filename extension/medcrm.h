@@ -8,6 +8,11 @@
 
 /* spi_plans.c: prepare a statement once and keep it for the backend. */
 extern SPIPlanPtr medcrm_keep_plan(const char *sql, int nargs, Oid *argtypes);
+extern SPIPlanPtr medcrm_keep_plan_opts(const char *sql, int nargs, Oid *argtypes,
+										int cursor_options);
+
+/* medcrm.c: the OID of the table medcrm.<relname>; undefined_table if missing. */
+extern Oid	medcrm_relid(const char *relname);
 
 /* scoring_sql.c: settings of tier scoring */
 extern void medcrm_scoring_init(void);

@@ -144,18 +144,12 @@ load_rules(RuleEvent event, RuleMode mode, RuleSet *set)
 	if (rules_plan == NULL)
 	{
 		Oid			types[1] = {TEXTOID};
-		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("SELECT id, name, condition, task_kind, title_template, due_offset,"
-						   "       assignee, priority::int4"
-						   "  FROM medcrm.rule"
-						   " WHERE enabled AND event OPERATOR(pg_catalog.=) $1"
-						   " ORDER BY id", 1, types);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		rules_plan = plan;
+		rules_plan = medcrm_keep_plan("SELECT id, name, condition, task_kind, title_template, due_offset,"
+									  "       assignee, priority::int4"
+									  "  FROM medcrm.rule"
+									  " WHERE enabled AND event OPERATOR(pg_catalog.=) $1"
+									  " ORDER BY id", 1, types);
 	}
 
 	arg[0] = CStringGetTextDatum(spec->name);
@@ -249,19 +243,13 @@ flush_tasks(TaskBatch *b)
 		Oid			types[11] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
 			TEXTARRAYOID, INT2ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT4ARRAYOID,
 		TEXTARRAYOID, INT8ARRAYOID};
-		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("INSERT INTO medcrm.task (account_id, kind, title, due_at, assignee_role,"
-						   "                         priority, source_table, source_id, rule_id,"
-						   "                         dedupe_key, device_id) "
-						   "SELECT * FROM unnest($1, $2, $3, $4, $5::pg_catalog.name[], $6,"
-						   "                                $7, $8, $9, $10, $11)"
-						   "    ON CONFLICT (dedupe_key) DO NOTHING", 11, types);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		insert_plan = plan;
+		insert_plan = medcrm_keep_plan("INSERT INTO medcrm.task (account_id, kind, title, due_at, assignee_role,"
+									   "                         priority, source_table, source_id, rule_id,"
+									   "                         dedupe_key, device_id) "
+									   "SELECT * FROM unnest($1, $2, $3, $4, $5::pg_catalog.name[], $6,"
+									   "                                $7, $8, $9, $10, $11)"
+									   "    ON CONFLICT (dedupe_key) DO NOTHING", 11, types);
 	}
 	memset(kind_null, 0, sizeof(bool) * b->n);
 	args[0] = make_array(b->account_id, b->account_null, b->n, INT8OID);
@@ -594,18 +582,12 @@ mark_existing(Match *matches, int nmatch, MemoryContext cxt)
 	if (mark_plan == NULL)
 	{
 		Oid			types[1] = {TEXTARRAYOID};
-		SPIPlanPtr	plan;
 
-		plan = SPI_prepare_cursor("SELECT k.i::pg_catalog.int4"
-								  "  FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(key, i)"
-								  " WHERE EXISTS (SELECT FROM medcrm.task t"
-								  "                WHERE t.dedupe_key OPERATOR(pg_catalog.=) k.key)",
-								  1, types, CURSOR_OPT_CUSTOM_PLAN);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		mark_plan = plan;
+		mark_plan = medcrm_keep_plan_opts("SELECT k.i::pg_catalog.int4"
+										  "  FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(key, i)"
+										  " WHERE EXISTS (SELECT FROM medcrm.task t"
+										  "                WHERE t.dedupe_key OPERATOR(pg_catalog.=) k.key)",
+										  1, types, CURSOR_OPT_CUSTOM_PLAN);
 	}
 	old = MemoryContextSwitchTo(cxt);
 	elems = palloc(sizeof(Datum) * nmatch);

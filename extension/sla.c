@@ -112,7 +112,6 @@ load_cache(void)
 {
 	int			ret;
 	uint64		i;
-	Oid			nsp;
 	Relation	rel;
 	MemoryContext old;
 
@@ -122,10 +121,7 @@ load_cache(void)
 	MemoryContextReset(cache_cxt);
 	memset(&cache, 0, sizeof(cache));
 
-	nsp = get_namespace_oid("medcrm", false);
-	cache.account_relid = get_relname_relid("account", nsp);
-	if (!OidIsValid(cache.account_relid))
-		elog(ERROR, "medcrm.account is missing");
+	cache.account_relid = medcrm_relid("account");
 	rel = table_open(cache.account_relid, AccessShareLock);
 	cache.account_pkey = RelationGetPrimaryKeyIndex(rel);
 	cache.account_region = SPI_fnumber(RelationGetDescr(rel), "region");

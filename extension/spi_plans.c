@@ -14,7 +14,14 @@
 SPIPlanPtr
 medcrm_keep_plan(const char *sql, int nargs, Oid *argtypes)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	return medcrm_keep_plan_opts(sql, nargs, argtypes, 0);
+}
+
+/* The same with cursor options (e.g. CURSOR_OPT_CUSTOM_PLAN: planned per call). */
+SPIPlanPtr
+medcrm_keep_plan_opts(const char *sql, int nargs, Oid *argtypes, int cursor_options)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,

@@ -171,9 +171,34 @@ REVOKE ALL ON FUNCTION medcrm.reveal_contact(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION medcrm.reveal_contact(bigint, text)
     TO medcrm_admin, medcrm_sales, medcrm_service;
 
--- Submitted visits are read-only. Re-pointing to a surviving account or
--- contact (medcrm.merge_accounts / unmerge_accounts) is the one change allowed;
--- the audit trail records it.
+-- Is the running statement an account merge (or its undo) moving references
+-- from from_account to to_account? merge_accounts() and unmerge_accounts()
+-- name their merge in the setting medcrm.merge_id; anyone can set a setting,
+-- so the merge row itself must pair the two accounts. SECURITY DEFINER: the
+-- writers of visits cannot read medcrm.account_merge.
+CREATE FUNCTION medcrm.merge_repoints(from_account bigint, to_account bigint) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    mid text := nullif(current_setting('medcrm.merge_id', true), '');
+BEGIN
+    RETURN mid IS NOT NULL AND EXISTS (
+        SELECT FROM medcrm.account_merge AS m
+         WHERE m.id OPERATOR(pg_catalog.=) mid::bigint
+           AND ((m.dup_id OPERATOR(pg_catalog.=) from_account AND m.keep_id OPERATOR(pg_catalog.=) to_account)
+             OR (m.keep_id OPERATOR(pg_catalog.=) from_account AND m.dup_id OPERATOR(pg_catalog.=) to_account)));
+END
+$fn$;
+COMMENT ON FUNCTION medcrm.merge_repoints(bigint, bigint) IS
+    'True inside medcrm.merge_accounts()/unmerge_accounts() when the merge they run (setting medcrm.merge_id) pairs from_account and to_account: lets triggers that freeze rows accept the re-pointing of an account reference.';
+REVOKE ALL ON FUNCTION medcrm.merge_repoints(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION medcrm.merge_repoints(bigint, bigint)
+    TO medcrm_admin, medcrm_sales, medcrm_service, medcrm_quality;
+
+-- Submitted visits are read-only. Re-pointing account_id from a merged
+-- account to its survivor (or back, by unmerge_accounts) is the one change
+-- allowed; the audit trail records it.
 CREATE FUNCTION medcrm.visit_read_only() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -183,9 +208,11 @@ BEGIN
         RETURN CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN OLD ELSE NEW END;
     END IF;
     IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
-       AND (pg_catalog.to_jsonb(OLD) OPERATOR(pg_catalog.-) ARRAY['account_id', 'contact_id', 'updated_at'])
+       AND (pg_catalog.to_jsonb(OLD) OPERATOR(pg_catalog.-) ARRAY['account_id', 'updated_at'])
            OPERATOR(pg_catalog.=)
-           (pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.-) ARRAY['account_id', 'contact_id', 'updated_at']) THEN
+           (pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.-) ARRAY['account_id', 'updated_at'])
+       AND (OLD.account_id IS NOT DISTINCT FROM NEW.account_id
+            OR medcrm.merge_repoints(OLD.account_id, NEW.account_id)) THEN
         RETURN NEW;
     END IF;
     RAISE EXCEPTION 'visit % is submitted and read-only', OLD.id
@@ -195,7 +222,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION medcrm.visit_read_only() IS
-    'BEFORE UPDATE OR DELETE row trigger of visit: refuses changes to a submitted visit (SQLSTATE 55000), except re-pointing account_id/contact_id by an account merge.';
+    'BEFORE UPDATE OR DELETE row trigger of visit: refuses changes to a submitted visit (SQLSTATE 55000), except re-pointing account_id by an account merge or its undo (medcrm.merge_repoints).';
 REVOKE ALL ON FUNCTION medcrm.visit_read_only() FROM PUBLIC;
 CREATE TRIGGER visit_read_only BEFORE UPDATE OR DELETE ON medcrm.visit
     FOR EACH ROW EXECUTE FUNCTION medcrm.visit_read_only();

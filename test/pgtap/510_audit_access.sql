@@ -3,7 +3,7 @@
 -- to_jsonb; the other roles; masked contacts; reveal_contact and its log; the
 -- trail shows no personal data; submitted visits are read-only.
 BEGIN;
-SELECT plan(48);
+SELECT plan(52);
 
 CREATE ROLE regress_east NOLOGIN IN ROLE medcrm_sales;
 CREATE ROLE regress_north NOLOGIN IN ROLE medcrm_sales;
@@ -86,7 +86,19 @@ SELECT throws_ok($$UPDATE medcrm.visit SET summary = 'rewritten' WHERE id = 8200
 SELECT lives_ok($$UPDATE medcrm.visit SET summary = 'final', submitted_at = now() WHERE id = 820001$$, 'submitting is the last edit');
 SELECT throws_ok($$UPDATE medcrm.visit SET summary = 'after' WHERE id = 820001$$, '55000', NULL, 'after submitting, read-only');
 RESET ROLE;
-SELECT lives_ok($$UPDATE medcrm.visit SET account_id = 820002 WHERE id = 820002$$, 'an account merge may re-point a submitted visit');
+SELECT throws_ok($$UPDATE medcrm.visit SET account_id = 820002 WHERE id = 820002$$, '55000', NULL,
+                 'outside a merge, not even the owner re-points a submitted visit');
+SELECT throws_ok($$UPDATE medcrm.visit SET contact_id = 820003 WHERE id = 820002$$, '55000', NULL,
+                 'nor moves it to another contact');
+-- inside a merge of 820001 into 820002 (the setting merge_accounts() makes)
+INSERT INTO medcrm.account_merge (id, keep_id, dup_id, reason, dup_updated_at)
+VALUES (820001, 820002, 820001, 'regress merge', now());
+SELECT set_config('medcrm.merge_id', '820001', true);
+SELECT throws_ok($$UPDATE medcrm.visit SET account_id = 820003 WHERE id = 820002$$, '55000', NULL,
+                 'a merge re-points only to its survivor');
+SELECT lives_ok($$UPDATE medcrm.visit SET account_id = 820002 WHERE id = 820002$$, 'an account merge re-points a submitted visit');
+SELECT is((SELECT account_id FROM medcrm.visit WHERE id = 820002), 820002::bigint, '… to the survivor');
+SELECT set_config('medcrm.merge_id', '', true);
 SELECT throws_ok($$UPDATE medcrm.visit SET summary = 'owner edit' WHERE id = 820002$$, '55000', NULL, 'not even the owner edits a submitted visit');
 SELECT throws_ok($$DELETE FROM medcrm.visit WHERE id = 820002$$, '55000', 'visit 820002 is submitted and read-only',
                  'a submitted visit cannot be deleted');

@@ -5,7 +5,7 @@
 -- TimeZone Asia/Shanghai. Also: the same numbers through kpi_series() and
 -- v_kpi_monthly, the TimeZone rule, and the refusals.
 BEGIN;
-SELECT plan(35);
+SELECT plan(36);
 
 SET LOCAL TimeZone = 'Asia/Shanghai';
 SET LOCAL session_replication_role = replica;
@@ -300,6 +300,30 @@ SELECT set_eq(
     $$SELECT * FROM medcrm.kpi_summary(date_trunc('month', current_date)::date,
                                        (date_trunc('month', current_date) + interval '1 month')::date)$$,
     'v_kpi_monthly of the current month = kpi_summary of that month');
+
+-- Durations only where they count, and sums as sum() makes them: an order
+-- reported in the period but resolved never ('infinity') still counts for
+-- first response (4 h) and raises no error; an invoice amount of NaN (numeric
+-- allows it) makes the collection denominator NaN, its paid 100 counts.
+SET LOCAL session_replication_role = replica;
+INSERT INTO medcrm.work_order (id, account_id, device_id, kind, priority, reported_at,
+                               first_response_at, resolved_at, status)
+VALUES (70099, 70001, 70001, 'fault', 2, '2026-02-01 08:00+08', '2026-02-01 12:00+08', 'infinity', 'resolved');
+INSERT INTO medcrm.invoice (id, account_id, issued_on, due_on, amount, paid_on, paid_amount)
+VALUES (70099, 70001, '2026-02-01', '2026-03-01', 'NaN', '2026-02-10', 100);
+SET LOCAL session_replication_role = origin;
+SELECT results_eq(
+    $$SELECT kpi, numerator, denominator FROM medcrm.kpi_summary('2026-01-01', '2026-04-01')
+       WHERE tier IS NULL AND region IS NULL
+         AND kpi IN ('first_response_hours_mean', 'first_response_hours_median', 'collection_rate')
+       ORDER BY kpi$$,
+    $$SELECT kpi, numerator + CASE kpi WHEN 'first_response_hours_mean' THEN 4 WHEN 'collection_rate' THEN 100 ELSE 0 END,
+             denominator + CASE kpi WHEN 'collection_rate' THEN 'NaN'::numeric ELSE 1 END
+        FROM expected
+       WHERE tier IS NULL AND region IS NULL
+         AND kpi IN ('first_response_hours_mean', 'first_response_hours_median', 'collection_rate')
+       ORDER BY kpi$$,
+    'an infinite resolved_at outside the period and a NaN amount: counted as the definitions say, no error');
 
 -- Refusals.
 SELECT throws_ok($$SELECT * FROM medcrm.kpi_summary('2026-04-01', '2026-01-01')$$,
