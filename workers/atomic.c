@@ -73,7 +73,6 @@ bool
 atomic_commit(atomic_file *af, report_error *err)
 {
 	int			fd;
-	char	   *dir;
 
 	fd = open(af->temp, O_RDONLY);
 	if (fd < 0 || fsync(fd) != 0)
@@ -85,21 +84,11 @@ atomic_commit(atomic_file *af, report_error *err)
 		return false;
 	}
 	close(fd);
-	if (rename(af->temp, af->target) != 0)
+	if (!atomic_publish(af->temp, af->target, err))
 	{
-		set_error(err, "could not rename \"%s\" to \"%s\": %s", af->temp, af->target, strerror(errno));
 		atomic_abort(af);
 		return false;
 	}
-	dir = dir_of(af->target);
-	fd = open(dir, O_RDONLY | O_DIRECTORY);
-	if (fd >= 0)
-	{
-		/* best effort: the rename is done, the entry is flushed if we can */
-		(void) fsync(fd);
-		close(fd);
-	}
-	free(dir);
 	free(af->temp);
 	af->temp = NULL;
 	free(af->target);
@@ -135,6 +124,7 @@ atomic_publish(const char *staged, const char *target, report_error *err)
 	fd = open(dir, O_RDONLY | O_DIRECTORY);
 	if (fd >= 0)
 	{
+		/* best effort: the rename is done, the entry is flushed if we can */
 		(void) fsync(fd);
 		close(fd);
 	}

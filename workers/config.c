@@ -205,19 +205,8 @@ config_parse(const char *path, const char *text, report_config *cfg, report_erro
 		!string_key(path, root, "", "tmpdir", &cfg->tmpdir, "/var/tmp", err) ||
 		!string_key(path, root, "", "outbox", &cfg->outbox, "/var/lib/medcrm/outbox", err))
 		goto done;
-	item = cJSON_GetObjectItemCaseSensitive(root, "fetch_rows");
-	if (item)
-	{
-		if (!cJSON_IsNumber(item) || item->valuedouble < 100 || item->valuedouble > 1000000 ||
-			item->valuedouble != (double) item->valueint)
-		{
-			set_error(err, "%s: \"fetch_rows\": expected a whole number from 100 to 1000000", path);
-			set_hint(err, "Write a number without quotes, e.g. \"fetch_rows\": 5000.");
-			goto done;
-		}
-		cfg->fetch_rows = item->valueint;
-	}
-	if (!int_key(path, root, "", "poll_seconds", &cfg->poll_seconds, 1, 86400, 60, err) ||
+	if (!int_key(path, root, "", "fetch_rows", &cfg->fetch_rows, 100, 1000000, 5000, err) ||
+		!int_key(path, root, "", "poll_seconds", &cfg->poll_seconds, 1, 86400, 60, err) ||
 		!int_key(path, root, "", "lease_seconds", &cfg->lease_seconds, 2, 86400, 300, err) ||
 		!int_key(path, root, "", "retry_base_seconds", &cfg->retry_base_seconds, 0, 86400, 60, err) ||
 		!int_key(path, root, "", "retry_max_seconds", &cfg->retry_max_seconds, 0, 604800, 3600, err) ||

@@ -23,12 +23,6 @@ static const char *const format_names[FMT_COUNT_] = {
 
 #define FORMAT_LIST "auto, text, integer, number, decimal1, percent, date, datetime, month, money, hours, days, by_row"
 
-const char *
-format_name(col_format f)
-{
-	return (f >= 0 && f < FMT_COUNT_) ? format_names[f] : "?";
-}
-
 bool
 format_from_name(const char *name, col_format *out)
 {
@@ -41,7 +35,8 @@ format_from_name(const char *name, col_format *out)
 	return false;
 }
 
-int
+/* Index of the column with this header, or -1. */
+static int
 layout_column_index(const layout_sheet *s, const char *header)
 {
 	for (int i = 0; i < s->ncolumns; i++)

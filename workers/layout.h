@@ -123,9 +123,6 @@ typedef struct layout
 extern layout *layout_parse(const char *path, const char *text, report_error *err);
 extern layout *layout_load(const char *path, report_error *err);
 extern void layout_free(layout *l);
-extern const char *format_name(col_format f);
 extern bool format_from_name(const char *name, col_format *out);
-/* Index of the column with this header, or -1. */
-extern int	layout_column_index(const layout_sheet *s, const char *header);
 
 #endif

@@ -1,7 +1,6 @@
 -- 750_governance_dq_tasks.sql — medcrm.run_time_rules() turns every
 -- v_data_quality finding into exactly one data_quality task, and a second run
--- creates none (dedupe on finding_code + table_name + row_id). Skipped while
--- the rules engine is not installed.
+-- creates none (dedupe on finding_code + table_name + row_id).
 BEGIN;
 SELECT plan(4);
 \ir ../fixtures/one_row_each.sql
@@ -20,14 +19,10 @@ DECLARE
   tasks2   bigint;
   created2 bigint;
 BEGIN
-  IF to_regprocedure('medcrm.run_time_rules(timestamp with time zone)') IS NULL THEN
-    RETURN NEXT skip('medcrm.run_time_rules() is not installed yet', 4);
-    RETURN;
-  END IF;
   SELECT count(*) INTO findings FROM medcrm.v_data_quality;
-  EXECUTE 'SELECT medcrm.run_time_rules()';
+  PERFORM medcrm.run_time_rules();
   SELECT count(*) INTO tasks1 FROM medcrm.task WHERE kind = 'data_quality';
-  EXECUTE 'SELECT medcrm.run_time_rules()' INTO created2;
+  created2 := medcrm.run_time_rules();
   SELECT count(*) INTO tasks2 FROM medcrm.task WHERE kind = 'data_quality';
   RETURN NEXT cmp_ok(findings, '>=', 3::bigint, 'the planted findings are there');
   RETURN NEXT is(tasks1, findings, 'run_time_rules creates one data_quality task per finding');
