@@ -6,7 +6,7 @@
 -- privilege on medcrm.task.
 BEGIN;
 SET LOCAL timezone = 'UTC';
-SELECT plan(50);
+SELECT plan(56);
 
 -- The hospitals carry a grade: a hospital without one is a data-quality finding,
 -- and this file controls the findings itself (a stand-in view further down).
@@ -88,7 +88,8 @@ SELECT results_eq(
 SELECT is((SELECT title FROM t WHERE kind = 'renewal' AND source_id = 920001),
           'Renew contract RG-C-A100 of Alpha Hospital: ends ' || to_char(current_date + 100, 'YYYY-MM-DD'),
           'renewal title');
-SELECT medcrm.run_time_rules(now() + interval '15 days');
+SELECT is(medcrm.run_time_rules(now() + interval '15 days'), 1::bigint,
+          'run_time_rules 15 days later creates one task (the B contract''s renewal)');
 SELECT results_eq(
   $$SELECT rule_id FROM t WHERE kind = 'renewal' AND source_id = 920002$$, $$VALUES (11)$$,
   'run_time_rules: the B contract enters its 90-day window 15 days later');
@@ -100,7 +101,8 @@ INSERT INTO medcrm.contract (id, account_id, contract_no, kind, starts_on, ends_
 SELECT results_eq(
   $$SELECT status, done_at FROM t WHERE kind = 'renewal' AND source_id = 920003$$,
   $$VALUES ('done', now())$$, 'the renewal task of the renewed contract is done');
-SELECT medcrm.run_time_rules(now() + interval '60 days');
+SELECT is(medcrm.run_time_rules(now() + interval '60 days'), 1::bigint,
+          '60 days later it creates one task (the escalation)');
 SELECT results_eq(
   $$SELECT source_id, rule_id, assignee_role::text COLLATE "default", priority::int, due_at FROM t WHERE kind = 'renewal_escalation'$$,
   $$VALUES (920004::bigint, 13, 'medcrm_sales', 1, (current_date + 53)::timestamptz)$$,
@@ -148,7 +150,8 @@ SELECT results_eq(
   'SLA hours are elapsed hours: 24 hours across the DST change end at local midnight + 1 hour');
 SET LOCAL timezone = 'UTC';
 UPDATE medcrm.work_order SET first_response_at = '2026-03-01 01:00+00' WHERE id = 920002;
-SELECT medcrm.run_time_rules('2026-03-02 00:00+00');
+SELECT is(medcrm.run_time_rules('2026-03-02 00:00+00'), 3::bigint,
+          'run_time_rules creates the three SLA escalations');
 SELECT results_eq(
   $$SELECT source_id, rule_id, due_at FROM t WHERE rule_id IN (23, 24) AND source_id IN (920001, 920002)
      ORDER BY source_id, rule_id$$,
@@ -208,7 +211,8 @@ SELECT results_eq(
 UPDATE medcrm.sample_loan SET returned_on = '2026-02-04' WHERE id = 920001;
 SELECT results_eq($$SELECT status, done_at FROM t WHERE kind = 'sample_return' AND source_id = 920001$$,
                   $$VALUES ('done', now())$$, 'returning the sample closes its task');
-SELECT medcrm.run_time_rules('2026-02-12 00:00+00');
+SELECT is(medcrm.run_time_rules('2026-02-12 00:00+00'), 1::bigint,
+          'run_time_rules creates one task (the overdue loan)');
 SELECT results_eq(
   $$SELECT source_id, due_at FROM t WHERE rule_id = 71$$,
   $$VALUES (920002::bigint, '2026-02-13 00:00+00'::timestamptz)$$,
@@ -242,7 +246,8 @@ INSERT INTO medcrm.installed_device (id, account_id, product_id, serial_no, batc
   (920013, 920003, 920002, 'W-3', 'WB', '2027-02-15'), (920014, 920004, 920002, 'W-4', 'WB', '2027-02-15');
 INSERT INTO medcrm.contract (id, account_id, contract_no, kind, starts_on, ends_on)
 VALUES (920008, 920004, 'RG-M-1', 'maintenance', '2026-01-01', '2028-12-31');
-SELECT medcrm.run_time_rules('2027-01-01 00:00+00');
+SELECT is(medcrm.run_time_rules('2027-01-01 00:00+00'), 12::bigint,
+          'on 2027-01-01: two expiry reminders, two warranty tasks and eight escalations of the orders still open past their deadlines');
 SELECT results_eq(
   $$SELECT source_table, source_id, rule_id, assignee_role::text COLLATE "default", due_at, title FROM t
      WHERE kind = 'certificate_expiry' ORDER BY source_table, source_id$$,
@@ -266,7 +271,8 @@ SELECT 'hospital_without_grade'::text AS finding_code, 'warning'::text AS severi
   FROM medcrm.account a WHERE a.id IN (920001, 920002)
 UNION ALL
 SELECT 'gtin_check_digit', 'error', 'product', 920002, NULL, 'GTIN check digit is wrong.', 'Correct the GTIN.';
-SELECT medcrm.run_time_rules('2027-01-01 00:00+00');
+SELECT is(medcrm.run_time_rules('2027-01-01 00:00+00'), 3::bigint,
+          'one task per finding: three');
 SELECT results_eq(
   $$SELECT source_table, source_id, rule_id, assignee_role::text COLLATE "default", priority::int, due_at, title
       FROM t WHERE kind = 'data_quality' ORDER BY source_table, source_id$$,
