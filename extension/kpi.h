@@ -15,8 +15,6 @@
 extern uint64 kpi_cover_range_mask(int32 lo, int32 hi);
 /* The state (once | twice << 32) after one more event covering lo..hi. */
 extern uint64 kpi_cover_add(uint64 state, int32 lo, int32 hi);
-/* The state of the union of two disjoint sets of events. */
-extern uint64 kpi_cover_merge(uint64 a, uint64 b);
 
 /* ---- kpi_exact.c: exact sums of numeric values ---------------------------- */
 

@@ -1,5 +1,5 @@
 /*
- * kpi_cover.c — the period-coverage aggregate of the KPI engine.
+ * kpi_cover.c — period coverage masks of the KPI engine.
  *
  * Several KPIs of DOMAIN.md count entities with at least one (or at least
  * two) events in a trailing window of each period: accounts with >= 1 and
@@ -11,18 +11,17 @@
  * holds it. Per entity we then need the periods covered by at least one and
  * by at least two of its events.
  *
- * The aggregate medcrm.kpi_cover(lo int, hi int) computes both in one pass
- * over unsorted events, with a by-value bigint state, so that a hash
- * aggregate over a million accounts stays small and no sort of millions of
- * orders is needed (SQL has no built-in aggregate for "covered twice"):
+ * kpi_cover_add() folds the events of one entity, in any order, into one
+ * 64-bit state, so that a million accounts need a million words and no
+ * sort of millions of orders:
  *
  *	 bits  0..30  periods covered by at least one event ("once" mask)
  *	 bits 32..62  periods covered by at least two events ("twice" mask)
  *
  * Adding an event with mask x: twice |= once & x; once |= x. The result does
- * not depend on the order of the events, and two partial states combine as
- * once = a.once | b.once, twice = a.twice | b.twice | (a.once & b.once), so
- * the aggregate is parallel safe.
+ * not depend on the order of the events. The reference engine of the tests
+ * (test/scripts/kpi_reference_engine.sql) counts the same coverage in plain
+ * SQL, without these bits.
  */
 #include "postgres.h"
 
@@ -59,63 +58,4 @@ kpi_cover_add(uint64 state, int32 lo, int32 hi)
 	twice |= once & x;
 	once |= x;
 	return once | (twice << 32);
-}
-
-/* The state of the union of two disjoint sets of events. */
-uint64
-kpi_cover_merge(uint64 a, uint64 b)
-{
-	uint64		a_once = a & KPI_COVER_LOW;
-	uint64		b_once = b & KPI_COVER_LOW;
-	uint64		twice = ((a >> 32) | (b >> 32) | (a_once & b_once)) & KPI_COVER_LOW;
-
-	return a_once | b_once | (twice << 32);
-}
-
-/* ---------------------------------------------------------------------
- * SQL-callable wrappers.
- * ---------------------------------------------------------------------
- */
-
-PG_FUNCTION_INFO_V1(medcrm_kpi_cover_step);
-PG_FUNCTION_INFO_V1(medcrm_kpi_cover_combine);
-
-/*
- * medcrm.kpi_cover_step(state bigint, lo int, hi int) RETURNS bigint
- * Transition function of medcrm.kpi_cover(); STRICT, so NULL events are
- * skipped and the initial state is the aggregate's initcond 0.
- */
-Datum
-medcrm_kpi_cover_step(PG_FUNCTION_ARGS)
-{
-	int64		state = PG_GETARG_INT64(0);
-	int32		lo = PG_GETARG_INT32(1);
-	int32		hi = PG_GETARG_INT32(2);
-
-	if (state < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid kpi_cover state %lld", (long long) state),
-				 errdetail("A kpi_cover state is a non-negative bigint with period bits 0 to 30 and 32 to 62."),
-				 errhint("Call medcrm.kpi_cover() as an aggregate instead of its transition function.")));
-	PG_RETURN_INT64((int64) kpi_cover_add((uint64) state, lo, hi));
-}
-
-/*
- * medcrm.kpi_cover_combine(a bigint, b bigint) RETURNS bigint
- * Combine function of medcrm.kpi_cover() for parallel aggregation.
- */
-Datum
-medcrm_kpi_cover_combine(PG_FUNCTION_ARGS)
-{
-	int64		a = PG_GETARG_INT64(0);
-	int64		b = PG_GETARG_INT64(1);
-
-	if (a < 0 || b < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid kpi_cover state"),
-				 errdetail("A kpi_cover state is a non-negative bigint with period bits 0 to 30 and 32 to 62."),
-				 errhint("Call medcrm.kpi_cover() as an aggregate instead of its combine function.")));
-	PG_RETURN_INT64((int64) kpi_cover_merge((uint64) a, (uint64) b));
 }

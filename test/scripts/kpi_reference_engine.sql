@@ -2,8 +2,10 @@
 -- before the C engine (extension/kpi_engine.c), kept as the reference of
 -- test/scripts/kpi_differential.sh: medcrm.kpi_series_reference(bounds)
 -- must return exactly the rows of medcrm.kpi_series(bounds). Loaded into
--- test databases only (never part of the extension, granted to no one);
--- it uses the aggregate medcrm.kpi_cover() of the extension.
+-- test databases only (never part of the extension, granted to no one).
+-- Period coverage (an entity with >= 1 / >= 2 events in a period's window)
+-- is counted here in plain SQL, one row per entity and covered period, not
+-- with the engine's bit arithmetic (extension/kpi_cover.c).
 CREATE FUNCTION medcrm.kpi_series_reference(bounds date[])
 RETURNS TABLE (period_from date, period_to date, kpi text, tier text, region text,
                numerator numeric, denominator numeric, value numeric)
@@ -99,53 +101,67 @@ acct_cells AS (
                   WHERE q.account_id IS NOT NULL) AS dq ON dq.account_id = a.id
      GROUP BY a.tier, a.region
 ),
--- Coverage masks per entity, counted per (tier, region, mask).
+-- Coverage masks per entity (bit p: covered in period p; bit 32 + p: covered
+-- twice), from one row per entity and covered period; counted per (tier,
+-- region, mask).
 masks (kpi, tier, region, mask, n) AS (
     -- touch rate: active accounts with a visit (any channel) in the period
     SELECT 'touch_rate', a.tier, a.region, m.mask, count(*)
-      FROM (SELECT v.account_id,
-                   medcrm.kpi_cover(width_bucket(v.started_at, $5) - 1,
-                                    width_bucket(v.started_at, $5) - 1) AS mask
-              FROM medcrm.visit AS v
-             WHERE v.started_at >= $5[1] AND v.started_at < $6[$9]
-             GROUP BY v.account_id) AS m
+      FROM (SELECT c.account_id, pg_catalog.bit_or(1::bigint << c.p)
+                   | coalesce(pg_catalog.bit_or(1::bigint << (32 + c.p)) FILTER (WHERE c.n >= 2), 0) AS mask
+              FROM (SELECT v.account_id, p, count(*) AS n
+                      FROM medcrm.visit AS v
+                     CROSS JOIN LATERAL generate_series(greatest(width_bucket(v.started_at, $5) - 1, 0),
+                                                        least(width_bucket(v.started_at, $5) - 1, 30)) AS p
+                     WHERE v.started_at >= $5[1] AND v.started_at < $6[$9]
+                     GROUP BY v.account_id, p) AS c
+             GROUP BY c.account_id) AS m
       JOIN acct AS a ON a.id = m.account_id AND a.active
      GROUP BY a.tier, a.region, m.mask
     UNION ALL
     -- repeat purchase: accounts with >= 1 / >= 2 orders in the 12 months before "to"
     SELECT 'repeat_purchase_rate', a.tier, a.region, m.mask, count(*)
-      FROM (SELECT s.account_id,
-                   medcrm.kpi_cover(width_bucket(s.ordered_on, $2),
-                                    width_bucket(s.ordered_on, $3) - 1) AS mask
-              FROM medcrm.sales_order AS s
-             WHERE s.ordered_on >= $3[1] AND s.ordered_on < $2[$9]
-             GROUP BY s.account_id) AS m
+      FROM (SELECT c.account_id, pg_catalog.bit_or(1::bigint << c.p)
+                   | coalesce(pg_catalog.bit_or(1::bigint << (32 + c.p)) FILTER (WHERE c.n >= 2), 0) AS mask
+              FROM (SELECT s.account_id, p, count(*) AS n
+                      FROM medcrm.sales_order AS s
+                     CROSS JOIN LATERAL generate_series(greatest(width_bucket(s.ordered_on, $2), 0),
+                                                        least(width_bucket(s.ordered_on, $3) - 1, 30)) AS p
+                     WHERE s.ordered_on >= $3[1] AND s.ordered_on < $2[$9]
+                     GROUP BY s.account_id, p) AS c
+             GROUP BY c.account_id) AS m
       JOIN acct AS a ON a.id = m.account_id
      GROUP BY a.tier, a.region, m.mask
     UNION ALL
     -- service coverage: active devices with a preventive work order resolved
     -- in the 12 months before "to"
     SELECT 'service_coverage', a.tier, a.region, m.mask, count(*)
-      FROM (SELECT w.device_id,
-                   medcrm.kpi_cover(width_bucket(w.resolved_at, $6),
-                                    width_bucket(w.resolved_at, $7) - 1) AS mask
-              FROM medcrm.work_order AS w
-             WHERE w.kind = 'preventive' AND w.device_id IS NOT NULL
-               AND w.resolved_at >= $7[1] AND w.resolved_at < $6[$9]
-             GROUP BY w.device_id) AS m
+      FROM (SELECT c.device_id, pg_catalog.bit_or(1::bigint << c.p)
+                   | coalesce(pg_catalog.bit_or(1::bigint << (32 + c.p)) FILTER (WHERE c.n >= 2), 0) AS mask
+              FROM (SELECT w.device_id, p, count(*) AS n
+                      FROM medcrm.work_order AS w
+                     CROSS JOIN LATERAL generate_series(greatest(width_bucket(w.resolved_at, $6), 0),
+                                                        least(width_bucket(w.resolved_at, $7) - 1, 30)) AS p
+                     WHERE w.kind = 'preventive' AND w.device_id IS NOT NULL
+                       AND w.resolved_at >= $7[1] AND w.resolved_at < $6[$9]
+                     GROUP BY w.device_id, p) AS c
+             GROUP BY c.device_id) AS m
       JOIN medcrm.installed_device AS d ON d.id = m.device_id AND d.status = 'active'
       JOIN acct AS a ON a.id = d.account_id
      GROUP BY a.tier, a.region, m.mask
     UNION ALL
     -- A-account visit coverage: a visit of channel visit in the 30 days before "to"
     SELECT 'a_visit_coverage', a.tier, a.region, m.mask, count(*)
-      FROM (SELECT v.account_id,
-                   medcrm.kpi_cover(width_bucket(v.started_at, $6),
-                                    width_bucket(v.started_at, $8) - 1) AS mask
-              FROM medcrm.visit AS v
-             WHERE v.channel = 'visit'
-               AND v.started_at >= $8[1] AND v.started_at < $6[$9]
-             GROUP BY v.account_id) AS m
+      FROM (SELECT c.account_id, pg_catalog.bit_or(1::bigint << c.p)
+                   | coalesce(pg_catalog.bit_or(1::bigint << (32 + c.p)) FILTER (WHERE c.n >= 2), 0) AS mask
+              FROM (SELECT v.account_id, p, count(*) AS n
+                      FROM medcrm.visit AS v
+                     CROSS JOIN LATERAL generate_series(greatest(width_bucket(v.started_at, $6), 0),
+                                                        least(width_bucket(v.started_at, $8) - 1, 30)) AS p
+                     WHERE v.channel = 'visit'
+                       AND v.started_at >= $8[1] AND v.started_at < $6[$9]
+                     GROUP BY v.account_id, p) AS c
+             GROUP BY c.account_id) AS m
       JOIN acct AS a ON a.id = m.account_id AND a.is_a
      GROUP BY a.tier, a.region, m.mask
 ),
