@@ -1499,7 +1499,6 @@ medcrm_audit_purge(PG_FUNCTION_ARGS)
 	Datum		args[3];
 	char		nulls[3] = {' ', ' ', ' '};
 	int64		removed = 0;
-	int64		prev_last;
 	bool		any = false;
 	SPIPlanPtr	plan;
 	Portal		portal;
@@ -1533,7 +1532,6 @@ medcrm_audit_purge(PG_FUNCTION_ARGS)
 
 	/* Whole seals, oldest first, while every row of the seal is old enough. */
 	audit_anchor(&keep);
-	prev_last = keep.last_id;
 	types[0] = INT8OID;
 	plan = SPI_prepare("SELECT s.seq, s.last_id, s.hash, "
 					   "(SELECT pg_catalog.max(l.logged_at) FROM medcrm.audit_log l "
@@ -1600,7 +1598,6 @@ medcrm_audit_purge(PG_FUNCTION_ARGS)
 									NULL, false, 0);
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "recording the retention anchor failed");
-		(void) prev_last;
 	}
 	SPI_finish();
 	PG_RETURN_INT64(removed);

@@ -372,12 +372,18 @@ scan_open(KpiScan *s, const char *relname, const ColSpec *cols, int ncols)
 	{
 		AttrNumber	a = get_attnum(relid, cols[i].name);
 
-		if (a == InvalidAttrNumber || a < 0 ||
-			TupleDescAttr(desc, a - 1)->atttypid != cols[i].type)
+		if (a == InvalidAttrNumber || a < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("column medcrm.%s.%s is missing or of an unexpected type", relname, cols[i].name),
+					 errmsg("column medcrm.%s.%s is missing", relname, cols[i].name),
 					 errdetail("The kpi engine expects the column with type %s.", format_type_be(cols[i].type)),
+					 errhint("Reinstall the extension medcrm.")));
+		if (TupleDescAttr(desc, a - 1)->atttypid != cols[i].type)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column medcrm.%s.%s is of type %s, not %s", relname, cols[i].name,
+							format_type_be(TupleDescAttr(desc, a - 1)->atttypid),
+							format_type_be(cols[i].type)),
 					 errhint("Reinstall the extension medcrm.")));
 		s->att[i] = a - 1;
 		s->maxatt = Max(s->maxatt, a);
@@ -1912,7 +1918,7 @@ kpi_engine_run(FunctionCallInfo fcinfo, bool by_kind)
 
 	if (np < 1 || np > KPI_COVER_PERIODS)
 		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				(errcode(np < 1 ? ERRCODE_INVALID_PARAMETER_VALUE : ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("kpi engine needs 1 to %d periods, got %d", KPI_COVER_PERIODS, np),
 				 errdetail("The bounds array has %d elements.", nb),
 				 errhint("Call medcrm.kpi_series(), which validates the bounds.")));

@@ -9,6 +9,7 @@
 
 #include "catalog/namespace.h"
 #include "fmgr.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 
 #include "medcrm.h"
@@ -17,11 +18,21 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
+/* See medcrm.h; bumped by every relcache invalidation this backend sees. */
+uint64		medcrm_relcache_generation = 0;
+
+static void
+bump_relcache_generation(Datum arg, Oid relid)
+{
+	medcrm_relcache_generation++;
+}
+
 void
 _PG_init(void)
 {
 	medcrm_scoring_init();
 	medcrm_audit_init();
+	CacheRegisterRelcacheCallback(bump_relcache_generation, (Datum) 0);
 }
 
 Oid

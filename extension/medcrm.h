@@ -14,6 +14,13 @@ extern SPIPlanPtr medcrm_keep_plan_opts(const char *sql, int nargs, Oid *argtype
 /* medcrm.c: the OID of the table medcrm.<relname>; undefined_table if missing. */
 extern Oid	medcrm_relid(const char *relname);
 
+/*
+ * medcrm.c: changes with every relcache invalidation (ALTER TABLE among
+ * them). Row triggers that remember the column numbers of their table keep
+ * this next to them and look the columns up again when it has moved.
+ */
+extern uint64 medcrm_relcache_generation;
+
 /* scoring_sql.c: settings of tier scoring */
 extern void medcrm_scoring_init(void);
 /* audit.c: settings of the audit trail (medcrm.reason, retention). */

@@ -1542,6 +1542,7 @@ medcrm_task_set_done_at(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	static Oid	cached_relid = InvalidOid;
+	static uint64 cached_generation;
 	static AttrNumber a_status,
 				a_done;
 	HeapTuple	tup;
@@ -1564,7 +1565,8 @@ medcrm_task_set_done_at(PG_FUNCTION_ARGS)
 				 errmsg("task_set_done_at() must be fired BEFORE INSERT OR UPDATE FOR EACH ROW")));
 
 	desc = RelationGetDescr(trigdata->tg_relation);
-	if (cached_relid != RelationGetRelid(trigdata->tg_relation))
+	if (cached_relid != RelationGetRelid(trigdata->tg_relation) ||
+		cached_generation != medcrm_relcache_generation)
 	{
 		a_status = SPI_fnumber(desc, "status");
 		a_done = SPI_fnumber(desc, "done_at");
@@ -1574,6 +1576,7 @@ medcrm_task_set_done_at(PG_FUNCTION_ARGS)
 					 errmsg("task_set_done_at() fired on table \"%s\", which has no status and done_at",
 							RelationGetRelationName(trigdata->tg_relation))));
 		cached_relid = RelationGetRelid(trigdata->tg_relation);
+		cached_generation = medcrm_relcache_generation;
 	}
 
 	tup = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;

@@ -140,7 +140,6 @@ extern TimestampTz sla_deadline(TimestampTz from, double hours);
 typedef struct RouteTeam
 {
 	int64		id;
-	char	   *name;
 	char	   *region;			/* NULL: national team */
 	char	  **kinds;
 	int			nkinds;

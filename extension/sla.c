@@ -150,7 +150,7 @@ load_cache(void)
 		cache.resolve_hours[lv][pr - 1] = DatumGetFloat8(SPI_getbinval(tup, desc, 4, &isnull));
 	}
 
-	ret = SPI_execute("SELECT id, name, region, kinds FROM medcrm.service_team ORDER BY id",
+	ret = SPI_execute("SELECT id, region, kinds FROM medcrm.service_team ORDER BY id",
 					  true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading medcrm.service_team failed: %s", SPI_result_code_string(ret));
@@ -167,10 +167,9 @@ load_cache(void)
 		char	   *region;
 
 		t->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		t->name = pstrdup(SPI_getvalue(tup, desc, 2));
-		region = SPI_getvalue(tup, desc, 3);
+		region = SPI_getvalue(tup, desc, 2);
 		t->region = region ? pstrdup(region) : NULL;
-		kinds = SPI_getbinval(tup, desc, 4, &isnull);
+		kinds = SPI_getbinval(tup, desc, 3, &isnull);
 		if (!isnull)
 		{
 			Datum	   *elems;
@@ -263,6 +262,7 @@ medcrm_work_order_set_deadlines(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	static Oid	cached_relid = InvalidOid;
+	static uint64 cached_generation;
 	static AttrNumber a_account,
 				a_kind,
 				a_priority,
@@ -299,7 +299,8 @@ medcrm_work_order_set_deadlines(PG_FUNCTION_ARGS)
 
 	desc = RelationGetDescr(trigdata->tg_relation);
 	tuple = trigdata->tg_trigtuple;
-	if (cached_relid != RelationGetRelid(trigdata->tg_relation))
+	if (cached_relid != RelationGetRelid(trigdata->tg_relation) ||
+		cached_generation != medcrm_relcache_generation)
 	{
 		a_account = SPI_fnumber(desc, "account_id");
 		a_kind = SPI_fnumber(desc, "kind");
@@ -315,6 +316,7 @@ medcrm_work_order_set_deadlines(PG_FUNCTION_ARGS)
 					 errmsg("work_order_set_deadlines() fired on table \"%s\", which is not medcrm.work_order",
 							RelationGetRelationName(trigdata->tg_relation))));
 		cached_relid = RelationGetRelid(trigdata->tg_relation);
+		cached_generation = medcrm_relcache_generation;
 	}
 
 	(void) heap_getattr(tuple, a_response, desc, &need_response);
