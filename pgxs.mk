@@ -24,3 +24,7 @@ include $(PGXS)
 
 $(DATA_built): $(sort $(wildcard sql/src/*.sql)) medcrm.control
 	cat $(sort $(wildcard sql/src/*.sql)) > $@
+
+# Every object is rebuilt when a header of the extension changes (PGXS tracks
+# header dependencies only in a server built with --enable-depend).
+$(OBJS): $(wildcard extension/*.h)
