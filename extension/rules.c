@@ -229,6 +229,19 @@ make_array(Datum *values, bool *nulls, int n, Oid type)
 											  typlen, typbyval, typalign));
 }
 
+/* An empty batch (its arrays are filled up to n, so they need no zeroing). */
+static TaskBatch *
+task_batch_new(void)
+{
+	TaskBatch  *b = palloc(sizeof(TaskBatch));
+
+	b->n = 0;
+	b->inserted = 0;
+	b->cxt = AllocSetContextCreate(CurrentMemoryContext, "medcrm task batch",
+								   ALLOCSET_DEFAULT_SIZES);
+	return b;
+}
+
 static void
 flush_tasks(TaskBatch *b)
 {
@@ -406,9 +419,10 @@ iso_date(TimestampTz ts)
 	return psprintf("%04d-%02d-%02d", y, m, day);
 }
 
+/* Add the task of rule r for the source row rv, whose dedupe key is key. */
 static void
-emit_task(TaskBatch *b, const RuleSet *set, CompiledRule *r, RowValues *rv,
-		  int c_table, int c_id, int c_account, int c_ref, int c_occ, int c_owner, int c_device)
+emit_task(TaskBatch *b, const RuleSet *set, CompiledRule *r, RowValues *rv, const char *key,
+		  int c_table, int c_id, int c_account, int c_ref, int c_owner, int c_device)
 {
 	int			n = rule_placeholder_count(set->spec);
 	const char **values;
@@ -417,7 +431,6 @@ emit_task(TaskBatch *b, const RuleSet *set, CompiledRule *r, RowValues *rv,
 	Datum		ref;
 	const char *table = row_text(rv, c_table);
 	const char *owner;
-	int64		source_id = 0;
 	int			i = b->n;
 	int			p;
 	MemoryContext old = MemoryContextSwitchTo(b->cxt);
@@ -463,11 +476,8 @@ emit_task(TaskBatch *b, const RuleSet *set, CompiledRule *r, RowValues *rv,
 	if (table != NULL)
 		b->source_table[i] = CStringGetTextDatum(table);
 	b->source_id[i] = SPI_getbinval(rv->tup, rv->desc, c_id, &b->source_id_null[i]);
-	if (!b->source_id_null[i])
-		source_id = DatumGetInt64(b->source_id[i]);
 	b->rule_id[i] = Int32GetDatum(r->id);
-	b->dedupe[i] = CStringGetTextDatum(rule_dedupe_key(r->id, table ? table : "",
-													   source_id, row_text(rv, c_occ)));
+	b->dedupe[i] = CStringGetTextDatum(key);
 	if (c_device > 0)
 		b->device_id[i] = SPI_getbinval(rv->tup, rv->desc, c_device, &b->device_null[i]);
 	else
@@ -649,9 +659,7 @@ evaluate(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum
 	if (nrules == 0)
 		return 0;
 
-	b = palloc0(sizeof(TaskBatch));
-	b->cxt = AllocSetContextCreate(CurrentMemoryContext, "medcrm task batch",
-								   ALLOCSET_DEFAULT_SIZES);
+	b = NULL;					/* made at the first task: most statements have none */
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "medcrm rule row",
 								   ALLOCSET_DEFAULT_SIZES);
 	matchcxt = AllocSetContextCreate(CurrentMemoryContext, "medcrm rule matches",
@@ -737,6 +745,8 @@ evaluate(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum
 
 				if (matches[m].exists)
 					continue;
+				if (b == NULL)
+					b = task_batch_new();	/* in this function's context */
 				old = MemoryContextSwitchTo(rowcxt);
 				rv.tup = tt->vals[matches[m].row];
 				rv.slot = NULL;
@@ -744,7 +754,7 @@ evaluate(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum
 				rv.text = palloc0(sizeof(char *) * ncols);
 				rv.done = palloc0(sizeof(bool) * ncols);
 				emit_task(b, &sets[matches[m].set], &sets[matches[m].set].rules[matches[m].rule],
-						  &rv, c_table, c_id, c_account, c_ref, c_occ, c_owner, c_device);
+						  &rv, matches[m].key, c_table, c_id, c_account, c_ref, c_owner, c_device);
 				MemoryContextSwitchTo(old);
 				MemoryContextReset(rowcxt);
 			}
@@ -752,9 +762,14 @@ evaluate(RuleSet *sets, int nsets, const char *sql, int nargs, Oid *types, Datum
 		SPI_freetuptable(tt);
 	}
 	SPI_cursor_close(portal);
-	flush_tasks(b);
-	inserted = b->inserted;
-	MemoryContextDelete(b->cxt);
+	inserted = 0;
+	if (b != NULL)
+	{
+		flush_tasks(b);
+		inserted = b->inserted;
+		MemoryContextDelete(b->cxt);
+		pfree(b);
+	}
 	MemoryContextDelete(rowcxt);
 	MemoryContextDelete(matchcxt);
 	return inserted;
