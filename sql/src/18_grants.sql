@@ -51,6 +51,14 @@ GRANT SELECT, UPDATE ON medcrm.task TO medcrm_quality;
 GRANT SELECT ON medcrm.audit_log, medcrm.sensitive_access_log, medcrm.tier_history,
     medcrm.tier_model, medcrm.rule, medcrm.sla_policy TO medcrm_auditor;
 
+-- The report worker: the base tables the workbooks summarise (no personal data of contacts).
+GRANT SELECT ON medcrm.account, medcrm.product, medcrm.installed_device,
+    medcrm.opportunity, medcrm.sales_order, medcrm.invoice, medcrm.contract,
+    medcrm.work_order, medcrm.service_team, medcrm.sla_policy, medcrm.recall,
+    medcrm.certificate, medcrm.complaint, medcrm.task, medcrm.tier_history, medcrm.visit,
+    medcrm.sample_loan, medcrm.tier_model, medcrm.rule,
+    medcrm.audit_log, medcrm.sensitive_access_log TO medcrm_reporter;
+
 -- The report worker reads its queue; it changes it only through the queue
 -- functions of sql/src/70_reports.sql (claim, heartbeat, complete, fail ...),
 -- which keep each period's run unique and its lease honest.

@@ -1,11 +1,11 @@
 -- sql/src/70_reports.sql — what the report worker (medcrm-report) reads, and
 -- how a run is requested.
 --
--- Runs after the KPI, audit and governance files, so that the grants below
--- can name their views and functions. The worker logs in as a member of
--- medcrm_reporter: it reads the BI views (personal data masked), the KPI
--- functions, the audit trail and its verification, and the base tables the
--- workbooks summarise (never contact phone, e-mail or national id).
+-- The worker logs in as a member of medcrm_reporter: it reads the BI views
+-- (personal data masked), the KPI functions, the audit trail and its
+-- verification (granted where they are defined), and the base tables the
+-- workbooks summarise (18_grants.sql; never contact phone, e-mail or
+-- national id).
 
 CREATE FUNCTION medcrm.request_report(report text, from_date date, to_date date,
                                       recipients text[])
@@ -428,37 +428,3 @@ END
 $grants$;
 REVOKE ALL ON FUNCTION medcrm.report_schedule_notify() FROM PUBLIC;
 
--- Base tables the workbooks summarise (no personal data of contacts).
-GRANT SELECT ON medcrm.account, medcrm.product, medcrm.installed_device,
-    medcrm.opportunity, medcrm.sales_order, medcrm.invoice, medcrm.contract,
-    medcrm.work_order, medcrm.service_team, medcrm.sla_policy, medcrm.recall,
-    medcrm.certificate, medcrm.complaint, medcrm.task, medcrm.tier_history, medcrm.visit,
-    medcrm.sample_loan, medcrm.tier_model, medcrm.rule,
-    medcrm.audit_log, medcrm.sensitive_access_log TO medcrm_reporter;
-
--- The views and functions of the other capabilities, where installed.
-DO $grants$
-DECLARE
-    rel text;
-    fn text;
-BEGIN
-    FOREACH rel IN ARRAY ARRAY['medcrm.v_kpi_monthly', 'medcrm.v_account_360',
-        'medcrm.v_tier_distribution', 'medcrm.v_high_value_accounts',
-        'medcrm.v_high_risk_accounts', 'medcrm.v_open_tasks', 'medcrm.v_recall_progress',
-        'medcrm.v_certificate_expiry', 'medcrm.v_data_quality']
-    LOOP
-        IF pg_catalog.to_regclass(rel) IS NOT NULL THEN
-            EXECUTE pg_catalog.format('GRANT SELECT ON %s TO medcrm_reporter',
-                                      pg_catalog.to_regclass(rel));
-        END IF;
-    END LOOP;
-    FOREACH fn IN ARRAY ARRAY['medcrm.kpi_summary(date,date)',
-        'medcrm.audit_verify(bigint,bigint)', 'medcrm.audit_head()']
-    LOOP
-        IF pg_catalog.to_regprocedure(fn) IS NOT NULL THEN
-            EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO medcrm_reporter',
-                                      pg_catalog.to_regprocedure(fn));
-        END IF;
-    END LOOP;
-END
-$grants$;
