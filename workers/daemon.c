@@ -88,6 +88,7 @@ typedef struct daemon_state
 	const report_config *cfg;
 	bool		once;
 	queue		q;
+	char		host[128];		/* gethostname(), "localhost" if it fails */
 	char		worker[256];	/* host:pid:16 hex digits of getrandom() */
 	char		staging[PATH_MAX];
 	char		outbox_real[PATH_MAX];	/* realpath() of the outbox */
@@ -134,26 +135,6 @@ sleep_ms(int ms)
 		(void) poll(&pfd, 1, ms);
 }
 
-/* s for a log value in double quotes: one line, no double quotes. */
-static const char *
-oneline(const char *s, char *buf, size_t size)
-{
-	size_t		i = 0;
-
-	for (; s && *s && i + 1 < size; s++)
-	{
-		char		c = (*s == '\n' || *s == '\r' || *s == '\t') ? ' ' : (*s == '"' ? '\'' : *s);
-
-		if (c == ' ' && (i == 0 || buf[i - 1] == ' '))
-			continue;			/* libpq's multi-line messages: one blank between words */
-		buf[i++] = c;
-	}
-	while (i > 0 && buf[i - 1] == ' ')
-		i--;
-	buf[i] = '\0';
-	return buf;
-}
-
 static void
 dlog(long run_id, const char *event, const char *fmt,...)
 	__attribute__((format(printf, 3, 4)));
@@ -198,7 +179,7 @@ error_text(const report_error *err, char *buf, size_t size)
 		snprintf(joined, sizeof(joined), "%s (%s)", err->message, err->hint);
 	else
 		snprintf(joined, sizeof(joined), "%s", err->message);
-	return oneline(joined, buf, size);
+	return one_line(joined, buf, size, true);
 }
 
 /*
@@ -226,7 +207,7 @@ ensure_connected(daemon_state *d, bool honour_stop, int max_tries)
 		n++;
 		delay = backoff_delay(n, RECONNECT_BASE, RECONNECT_CAP);
 		dlog(0, "db_unavailable", "attempt=%d retry_in=%.1fs error=\"%s\"", n, delay,
-			 oneline(err.message, e, sizeof(e)));
+			 one_line(err.message, e, sizeof(e), true));
 		if (max_tries > 0 && n >= max_tries)
 			return false;
 		sleep_ms((int) (delay * 1000));
@@ -253,7 +234,7 @@ call(daemon_state *d, const char *sql, int nparams, const char *const *params,
 		st = queue_exec(&d->q, sql, nparams, params, res, err);
 		if (st != Q_LOST)
 			return st;
-		dlog(0, "db_lost", "error=\"%s\"", oneline(err->message, e, sizeof(e)));
+		dlog(0, "db_lost", "error=\"%s\"", one_line(err->message, e, sizeof(e), true));
 	}
 }
 
@@ -441,7 +422,7 @@ fail_attempt(daemon_state *d, long run_id, int attempt, const report_error *caus
 		char		e2[1024];
 
 		dlog(run_id, "fail_not_recorded", "error=\"%s\" cause=\"%s\"",
-			 oneline(err.message, e2, sizeof(e2)), e);
+			 one_line(err.message, e2, sizeof(e2), true), e);
 		return;
 	}
 	if (PQgetisnull(res, 0, 0))
@@ -568,7 +549,7 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 			st = queue_exec(&d->q, "SELECT medcrm.report_hold($1, $2)", 2, params, &res, &err);
 		if (st == Q_LOST)
 		{
-			dlog(run_id, "db_lost", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
+			dlog(run_id, "db_lost", "error=\"%s\"", one_line(err.message, e, sizeof(e), true));
 			continue;
 		}
 		if (st == Q_ERROR)
@@ -645,7 +626,7 @@ publish(daemon_state *d, long run_id, int attempt, long rows, const char *staged
 		}
 		if (st == Q_LOST)
 		{
-			dlog(run_id, "db_lost", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
+			dlog(run_id, "db_lost", "error=\"%s\"", one_line(err.message, e, sizeof(e), true));
 			continue;
 		}
 		if (st == Q_ERROR)
@@ -675,7 +656,7 @@ release_run(daemon_state *d, long run_id, int attempt)
 		dlog(run_id, "released", "attempt=%d reason=\"stopping\"", attempt);
 	else
 		dlog(run_id, "abandoned", "attempt=%d reason=\"stopping; could not release the run: %s; the lease will expire and another daemon redoes it\"",
-			 attempt, oneline(err.message, e, sizeof(e)));
+			 attempt, one_line(err.message, e, sizeof(e), true));
 }
 
 typedef enum wait_outcome
@@ -731,7 +712,7 @@ watch_child(daemon_state *d, long run_id, int fd, child_result *r, bool *have)
 			{
 				down++;
 				dlog(run_id, "db_unavailable", "attempt=%d error=\"%s\"", down,
-					 oneline(err.message, e, sizeof(e)));
+					 one_line(err.message, e, sizeof(e), true));
 				next_hb = now_s() + backoff_delay(down, RECONNECT_BASE, hb_ms / 1000.0);
 				continue;
 			}
@@ -755,7 +736,7 @@ watch_child(daemon_state *d, long run_id, int fd, child_result *r, bool *have)
 			}
 			else
 			{
-				dlog(run_id, "heartbeat_failed", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
+				dlog(run_id, "heartbeat_failed", "error=\"%s\"", one_line(err.message, e, sizeof(e), true));
 				next_hb = now_s() + RECONNECT_BASE;
 			}
 		}
@@ -874,10 +855,10 @@ claim(daemon_state *d, const char *sql, int lease_seconds)
 		if (st == Q_ERROR)
 		{
 			d->failures++;
-			dlog(0, "claim_failed", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
+			dlog(0, "claim_failed", "error=\"%s\"", one_line(err.message, e, sizeof(e), true));
 		}
 		else
-			dlog(0, "db_lost", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
+			dlog(0, "db_lost", "error=\"%s\"", one_line(err.message, e, sizeof(e), true));
 		return NULL;
 	}
 	if (PQntuples(res) == 0)
@@ -1010,19 +991,13 @@ process_delivery(daemon_state *d)
 				 "Run %ld, SHA-256 %s.\r\n", report, from, last, run_id, sha);
 	}
 	snprintf(attachment, sizeof(attachment), "%s-%s.xlsx", report, tag);
-	{
-		char		host[128] = "localhost";
-
-		(void) gethostname(host, sizeof(host) - 1);
-		/*
-		 * The same for every attempt of this run's delivery: a message sent
-		 * twice (the relay took it, but the answer or our record of it was
-		 * lost) is recognised by mail clients as one.
-		 */
-		host[sizeof(host) - 1] = '\0';
-		snprintf(message_id, sizeof(message_id), "<medcrm-report.run%ld.%.16s@%s>",
-				 run_id, sha, host);
-	}
+	/*
+	 * The same for every attempt of this run's delivery: a message sent twice
+	 * (the relay took it, but the answer or our record of it was lost) is
+	 * recognised by mail clients as one.
+	 */
+	snprintf(message_id, sizeof(message_id), "<medcrm-report.run%ld.%.16s@%s>",
+			 run_id, sha, d->host);
 
 	if (!inside_outbox(d, path, real, &err))
 		sent = false;
@@ -1068,7 +1043,7 @@ process_delivery(daemon_state *d)
 		}
 		else
 			dlog(run_id, "delivery_not_recorded", "attempt=%d error=\"%s\"", attempt,
-				 oneline(err.message, e, sizeof(e)));
+				 one_line(err.message, e, sizeof(e), true));
 		return true;
 	}
 	d->failures++;
@@ -1082,7 +1057,7 @@ process_delivery(daemon_state *d)
 		char		e2[1024];
 
 		dlog(run_id, "delivery_not_recorded", "attempt=%d error=\"%s\" cause=\"%s\"", attempt,
-			 oneline(err.message, e2, sizeof(e2)), e);
+			 one_line(err.message, e2, sizeof(e2), true), e);
 		return true;
 	}
 	if (!PQgetisnull(res, 0, 0) && strcmp(PQgetvalue(res, 0, 0), "failed") == 0)
@@ -1114,12 +1089,12 @@ time_rules(daemon_state *d)
 	{
 		/* again as soon as the connection is back */
 		d->next_rules = now_s();
-		dlog(0, "db_lost", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
+		dlog(0, "db_lost", "error=\"%s\"", one_line(err.message, e, sizeof(e), true));
 	}
 	else
 	{
 		d->failures++;
-		dlog(0, "time_rules_failed", "error=\"%s\"", oneline(err.message, e, sizeof(e)));
+		dlog(0, "time_rules_failed", "error=\"%s\"", one_line(err.message, e, sizeof(e), true));
 	}
 }
 
@@ -1184,12 +1159,12 @@ prepare_outbox(daemon_state *d, report_error *err)
 static void
 worker_name(daemon_state *d)
 {
-	char		host[128] = "localhost";
 	uint64_t	r = 0;
 	size_t		got = 0;
 
-	(void) gethostname(host, sizeof(host) - 1);
-	host[sizeof(host) - 1] = '\0';
+	if (gethostname(d->host, sizeof(d->host) - 1) != 0)
+		strcpy(d->host, "localhost");
+	d->host[sizeof(d->host) - 1] = '\0';
 	while (got < sizeof(r))
 	{
 		ssize_t		n = getrandom((char *) &r + got, sizeof(r) - got, 0);
@@ -1212,7 +1187,7 @@ worker_name(daemon_state *d)
 		}
 		got += (size_t) n;
 	}
-	snprintf(d->worker, sizeof(d->worker), "%s:%d:%016llx", host, (int) getpid(),
+	snprintf(d->worker, sizeof(d->worker), "%s:%d:%016llx", d->host, (int) getpid(),
 			 (unsigned long long) r);
 }
 

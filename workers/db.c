@@ -15,13 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void
-pq_error(report_error *err, const char *what, PGconn *conn, const PGresult *res)
+void
+db_error(report_error *err, const char *what, PGconn *conn, const PGresult *res)
 {
-	const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+	const char *msg = res ? PQresultErrorMessage(res) : NULL;
 	char		line[1024];
 	size_t		n;
 
+	if (msg == NULL || *msg == '\0')
+		msg = conn ? PQerrorMessage(conn) : "out of memory";
 	snprintf(line, sizeof(line), "%s", (msg && *msg) ? msg : "unknown error");
 	n = strlen(line);
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
@@ -44,28 +46,21 @@ exec_ok(PGconn *conn, const char *sql, report_error *err)
 	bool		ok = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
 
 	if (!ok)
-		pq_error(err, "query failed", conn, res);
+		db_error(err, "query failed", conn, res);
 	PQclear(res);
 	return ok;
 }
 
 PGconn *
-db_connect(const char *conninfo, report_error *err)
+db_open(const char *conninfo, const char *appname, report_error *err)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {conninfo ? conninfo : "", PROGRAM, NULL};
+	const char *keys[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
+	const char *vals[] = {conninfo ? conninfo : "", appname, "10", NULL};
 	PGconn	   *conn = PQconnectdbParams(keys, vals, 1);
 
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
 	{
-		char		msg[1024];
-		size_t		n;
-
-		snprintf(msg, sizeof(msg), "%s", conn ? PQerrorMessage(conn) : "out of memory");
-		n = strlen(msg);
-		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-			msg[--n] = '\0';
-		set_error(err, "could not connect to the database: %s", msg);
+		db_error(err, "could not connect to the database", conn, NULL);
 		set_hint(err, "Check -d/--dbname (or \"dbname\" in --config) and the PGHOST, PGPORT, PGDATABASE and PGUSER environment; the server must be running and accept connections.");
 		if (conn)
 			PQfinish(conn);
@@ -75,8 +70,20 @@ db_connect(const char *conninfo, report_error *err)
 	if (!exec_ok(conn, "SELECT pg_catalog.set_config('search_path', '', false), "
 				 "pg_catalog.set_config('datestyle', 'ISO, YMD', false), "
 				 "pg_catalog.set_config('intervalstyle', 'postgres', false), "
-				 "pg_catalog.set_config('extra_float_digits', '1', false)", err) ||
-		!exec_ok(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err))
+				 "pg_catalog.set_config('extra_float_digits', '1', false)", err))
+	{
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+PGconn *
+db_connect(const char *conninfo, report_error *err)
+{
+	PGconn	   *conn = db_open(conninfo, PROGRAM, err);
+
+	if (conn != NULL && !exec_ok(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err))
 	{
 		PQfinish(conn);
 		return NULL;
@@ -103,7 +110,7 @@ db_value(PGconn *conn, const char *sql, report_error *err)
 	char	   *v = NULL;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		pq_error(err, "query failed", conn, res);
+		db_error(err, "query failed", conn, res);
 	else if (PQntuples(res) == 1 && PQnfields(res) >= 1 && !PQgetisnull(res, 0, 0))
 		v = xstrdup(PQgetvalue(res, 0, 0));
 	else
@@ -123,7 +130,7 @@ db_source_exists(PGconn *conn, const char *name, report_error *err)
 	int			r = -1;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		pq_error(err, "could not look up a report source", conn, res);
+		db_error(err, "could not look up a report source", conn, res);
 	else
 		r = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
@@ -172,7 +179,7 @@ db_stream(PGconn *conn, const char *sql, const char *const *params, int nparams,
 	{
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
-		pq_error(err, "query failed", conn, res);
+		db_error(err, "query failed", conn, res);
 		status = missing_state(state) ? DB_MISSING : DB_ERROR;
 		PQclear(res);
 		goto rollback;
@@ -187,7 +194,7 @@ db_stream(PGconn *conn, const char *sql, const char *const *params, int nparams,
 	 */
 	if (!PQsendQueryParams(conn, fetch, 0, NULL, NULL, NULL, NULL, 0))
 	{
-		pq_error(err, "query failed", conn, NULL);
+		db_error(err, "query failed", conn, NULL);
 		status = DB_ERROR;
 		goto rollback;
 	}
@@ -201,7 +208,7 @@ db_stream(PGconn *conn, const char *sql, const char *const *params, int nparams,
 		{
 			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
-			pq_error(err, "query failed", conn, res);
+			db_error(err, "query failed", conn, res);
 			status = missing_state(state) ? DB_MISSING : DB_ERROR;
 			PQclear(res);
 			goto rollback;
@@ -210,7 +217,7 @@ db_stream(PGconn *conn, const char *sql, const char *const *params, int nparams,
 		more = n == fetch_rows;
 		if (more && !PQsendQueryParams(conn, fetch, 0, NULL, NULL, NULL, NULL, 0))
 		{
-			pq_error(err, "query failed", conn, NULL);
+			db_error(err, "query failed", conn, NULL);
 			PQclear(res);
 			status = DB_ERROR;
 			goto rollback;

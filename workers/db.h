@@ -22,7 +22,14 @@ typedef enum db_status
  */
 typedef bool (*db_batch_cb) (void *arg, const PGresult *res, bool first);
 
-/* Connect, check, make the session safe, open a read-only snapshot. */
+/*
+ * Connect (appname as fallback_application_name, 10 s connect timeout) and
+ * make the session safe: empty search_path, ISO dates, postgres intervals.
+ */
+extern PGconn *db_open(const char *conninfo, const char *appname, report_error *err);
+/* err = "what: the server's or libpq's message" (as libpq wrote it), with its hint. */
+extern void db_error(report_error *err, const char *what, PGconn *conn, const PGresult *res);
+/* db_open, then a read-only REPEATABLE READ snapshot for a whole workbook. */
 extern PGconn *db_connect(const char *conninfo, report_error *err);
 extern void db_disconnect(PGconn *conn);
 /* One text value of a parameterless query, or NULL (caller frees). */

@@ -11,64 +11,40 @@
  */
 #include "queue.h"
 
+#include "db.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
+/* The queue's messages go into logs and report_run.error: one line each. */
 static void
-message_of(report_error *err, const char *what, PGconn *conn, const PGresult *res)
+flatten(report_error *err)
 {
-	const char *msg = res ? PQresultErrorMessage(res) : NULL;
-	char		line[1024];
-	size_t		n;
+	char		line[sizeof(err->message)];
 
-	if (msg == NULL || *msg == '\0')
-		msg = conn ? PQerrorMessage(conn) : "out of memory";
-	snprintf(line, sizeof(line), "%s", (msg && *msg) ? msg : "unknown error");
-	{
-		char	   *w = line;
-
-		/* one line, one blank between words */
-		for (char *p = line; *p; p++)
-		{
-			char		c = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
-
-			if (c == ' ' && (w == line || w[-1] == ' '))
-				continue;
-			*w++ = c;
-		}
-		*w = '\0';
-	}
-	n = strlen(line);
-	while (n > 0 && line[n - 1] == ' ')
-		line[--n] = '\0';
-	set_error(err, "%s: %s", what, line);
+	one_line(err->message, line, sizeof(line), false);
+	memcpy(err->message, line, sizeof(line));
 }
 
 bool
 queue_connect(queue *q, report_error *err)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
-	const char *vals[] = {q->conninfo ? q->conninfo : "", PROGRAM " daemon", "10", NULL};
 	PGresult   *res;
 
 	queue_close(q);
-	q->conn = PQconnectdbParams(keys, vals, 1);
-	if (q->conn == NULL || PQstatus(q->conn) != CONNECTION_OK)
+	q->conn = db_open(q->conninfo, PROGRAM " daemon", err);
+	if (q->conn == NULL)
 	{
-		message_of(err, "could not connect to the database", q->conn, NULL);
-		set_hint(err, "Check -d/--dbname (or \"dbname\" in --config) and the PGHOST, PGPORT, PGDATABASE and PGUSER environment; the server must be running and accept connections.");
-		queue_close(q);
+		flatten(err);
 		return false;
 	}
-	res = PQexec(q->conn,
-				 "SELECT pg_catalog.set_config('search_path', '', false), "
-				 "pg_catalog.set_config('datestyle', 'ISO, YMD', false); "
-				 "LISTEN medcrm_report");
+	res = PQexec(q->conn, "LISTEN medcrm_report");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
-		message_of(err, "could not prepare the session", q->conn, res);
+		db_error(err, "could not prepare the session", q->conn, res);
+		flatten(err);
 		PQclear(res);
 		queue_close(q);
 		return false;
@@ -115,7 +91,8 @@ queue_exec(queue *q, const char *sql, int nparams, const char *const *params,
 			PQclear(r);
 		return Q_OK;
 	}
-	message_of(err, "query failed", q->conn, r);
+	db_error(err, "query failed", q->conn, r);
+	flatten(err);
 	PQclear(r);
 	if (PQstatus(q->conn) != CONNECTION_OK)
 	{

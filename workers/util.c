@@ -113,3 +113,24 @@ text_position(const char *text, size_t pos, int *line, int *col)
 			(*col)++;
 	}
 }
+
+const char *
+one_line(const char *s, char *buf, size_t size, bool log_safe)
+{
+	size_t		i = 0;
+
+	for (; s && *s && i + 1 < size; s++)
+	{
+		char		c = (*s == '\n' || *s == '\r' || *s == '\t') ? ' ' : *s;
+
+		if (log_safe && c == '"')
+			c = '\'';
+		if (c == ' ' && (i == 0 || buf[i - 1] == ' '))
+			continue;
+		buf[i++] = c;
+	}
+	while (i > 0 && buf[i - 1] == ' ')
+		i--;
+	buf[i] = '\0';
+	return buf;
+}

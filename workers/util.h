@@ -30,6 +30,12 @@ extern char *xstrdup(const char *s);
 extern void *xcalloc(size_t n, size_t size);
 /* Whole file into a NUL-terminated buffer; NULL and err set on failure. */
 extern char *read_file(const char *path, report_error *err);
+/*
+ * s as one line into buf (size bytes): line breaks and tabs become blanks,
+ * one blank between words, none at the ends (libpq's messages span lines).
+ * With log_safe, double quotes become single ones (for a value in "...").
+ */
+extern const char *one_line(const char *s, char *buf, size_t size, bool log_safe);
 /* 1-based line and column of byte offset pos in text. */
 extern void text_position(const char *text, size_t pos, int *line, int *col);
 
