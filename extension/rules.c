@@ -1288,8 +1288,8 @@ run_event(RuleEvent event, RuleMode mode, const char *sql, TimestampTz as_of, bo
 	if (set.nrules == 0)
 		return 0;
 	values[0] = TimestampTzGetDatum(as_of);
-	values[1] = Int32GetDatum(rule_event_specs[event].time_key != NULL ||
-							  event == RULE_EVENT_CONTRACT_EXPIRED ?
+	/* $2: how far the source looks (days overdue for overdue events, else days ahead) */
+	values[1] = Int32GetDatum(rule_event_specs[event].time_key != NULL ?
 							  set.min_overdue : set.max_within);
 	if (mode == MODE_TIME)
 		return evaluate_time(&set, 1, sql, with_window ? 2 : 1, types, values, NULL);

@@ -38,15 +38,19 @@ SELECT medcrm.audit_enable('medcrm.contact', ARRAY['updated_at'],
                            ARRAY['phone', 'email', 'national_id']);
 
 -- Row-level security for account-scoped tables of every capability: a table
--- with an account_id column that has no policy yet gets the one of
--- 41_access.sql (medcrm.account_visible); rows without an account (e.g. the
--- registration certificate of a product) stay visible to every granted role.
+-- with an account_id column that has no policy yet (account and task have
+-- their own, 41_access.sql) gets account_visible: the rows of the accounts
+-- current_user may see (medcrm.territory_accounts). Where account_id may be
+-- NULL, rows without an account (e.g. the registration certificate of a
+-- product) stay visible to every granted role.
 DO $rls$
 DECLARE
     t regclass;
+    nullable boolean;
+    sees text;
 BEGIN
-    FOR t IN
-        SELECT c.oid::regclass
+    FOR t, nullable IN
+        SELECT c.oid::regclass, NOT a.attnotnull
           FROM pg_catalog.pg_class AS c
           JOIN pg_catalog.pg_attribute AS a
             ON a.attrelid OPERATOR(pg_catalog.=) c.oid
@@ -59,16 +63,17 @@ BEGIN
                             WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid)
          ORDER BY c.relname
     LOOP
+        sees := CASE WHEN nullable THEN 'account_id IS NULL OR ' ELSE '' END
+             || '(SELECT medcrm.rls_sees_all()) '
+             || 'OR account_id OPERATOR(pg_catalog.=) ANY (SELECT medcrm.territory_accounts(CURRENT_USER))';
         EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE pg_catalog.format(
-            'CREATE POLICY account_visible ON %s '
-            'USING (account_id IS NULL OR (SELECT medcrm.rls_sees_all()) '
-            '       OR account_id OPERATOR(pg_catalog.=) ANY (SELECT medcrm.territory_accounts(CURRENT_USER))) '
-            'WITH CHECK (account_id IS NULL OR (SELECT medcrm.rls_sees_all()) '
-            '       OR account_id OPERATOR(pg_catalog.=) ANY (SELECT medcrm.territory_accounts(CURRENT_USER)))', t);
+        EXECUTE pg_catalog.format('CREATE POLICY account_visible ON %s USING (%s) WITH CHECK (%s)',
+                                  t, sees, sees);
         EXECUTE pg_catalog.format(
             'COMMENT ON POLICY account_visible ON %s IS %L', t,
-            'Rows of the accounts current_user may see (medcrm.account_visible), and rows of no account.');
+            CASE WHEN nullable
+                 THEN 'Rows of the accounts current_user may see (medcrm.territory_accounts), and rows of no account.'
+                 ELSE 'Rows of the accounts current_user may see (medcrm.territory_accounts).' END);
     END LOOP;
 END
 $rls$;
