@@ -130,6 +130,15 @@ COMMENT ON COLUMN medcrm.v_kpi_monthly_by_kind.denominator IS 'Denominator (the 
 COMMENT ON COLUMN medcrm.v_kpi_monthly_by_kind.value IS 'numerator / denominator (the median for medians); NULL when the denominator is 0.';
 
 -- One row per account with what BI needs to know about it.
+-- The first day of the trailing 12 months that end today (today included):
+-- the revenue and margin window of v_account_360, v_tier_distribution and
+-- v_high_value_accounts. Inlined by the planner (plain SQL, no SET).
+CREATE FUNCTION medcrm.trailing_12m_start() RETURNS date
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN (current_date + 1 - interval '12 months')::date;
+COMMENT ON FUNCTION medcrm.trailing_12m_start() IS
+    'First day of the trailing 12 months ending today, today included: the revenue and margin window of the account views.';
+
 CREATE VIEW medcrm.v_account_360 WITH (security_barrier) AS
 SELECT a.id AS account_id, a.name, a.kind, a.parent_id, a.region, a.province, a.city,
        a.hospital_grade, a.procurement_mode, a.service_level, a.lifecycle_stage, a.tags,
@@ -170,11 +179,11 @@ SELECT a.id AS account_id, a.name, a.kind, a.parent_id, a.region, a.province, a.
                FROM medcrm.opportunity AS o GROUP BY o.account_id) AS opp
          ON opp.account_id = a.id
   LEFT JOIN (SELECT s.account_id,
-                    count(*) FILTER (WHERE s.ordered_on >= (current_date + 1 - interval '12 months')::date
+                    count(*) FILTER (WHERE s.ordered_on >= medcrm.trailing_12m_start()
                                        AND s.ordered_on <= current_date) AS n_12m,
-                    sum(s.amount) FILTER (WHERE s.ordered_on >= (current_date + 1 - interval '12 months')::date
+                    sum(s.amount) FILTER (WHERE s.ordered_on >= medcrm.trailing_12m_start()
                                             AND s.ordered_on <= current_date) AS amount_12m,
-                    sum(s.gross_margin) FILTER (WHERE s.ordered_on >= (current_date + 1 - interval '12 months')::date
+                    sum(s.gross_margin) FILTER (WHERE s.ordered_on >= medcrm.trailing_12m_start()
                                                   AND s.ordered_on <= current_date) AS margin_12m,
                     sum(s.gross_margin) FILTER (WHERE s.ordered_on <= current_date) AS margin_all,
                     max(s.ordered_on) AS last_ordered_on
@@ -263,7 +272,7 @@ SELECT x.tier, x.region, x.kind, x.accounts, x.active_accounts, x.overridden_acc
           FROM medcrm.account AS a
           LEFT JOIN (SELECT s.account_id, sum(s.amount) AS amount, sum(s.gross_margin) AS margin
                        FROM medcrm.sales_order AS s
-                      WHERE s.ordered_on >= (current_date + 1 - interval '12 months')::date
+                      WHERE s.ordered_on >= medcrm.trailing_12m_start()
                         AND s.ordered_on <= current_date
                       GROUP BY s.account_id) AS o ON o.account_id = a.id
          WHERE a.merged_into IS NULL
@@ -296,7 +305,7 @@ SELECT r.account_id, r.name, r.kind, r.region, r.effective_tier, r.owner_role,
           FROM medcrm.account AS a
           LEFT JOIN (SELECT s.account_id, sum(s.amount) AS amount, sum(s.gross_margin) AS margin
                        FROM medcrm.sales_order AS s
-                      WHERE s.ordered_on >= (current_date + 1 - interval '12 months')::date
+                      WHERE s.ordered_on >= medcrm.trailing_12m_start()
                         AND s.ordered_on <= current_date
                       GROUP BY s.account_id) AS o ON o.account_id = a.id
          WHERE a.merged_into IS NULL) AS r
