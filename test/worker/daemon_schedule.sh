@@ -49,7 +49,11 @@ t "DELETE FROM medcrm.report_run; DELETE FROM medcrm.report_schedule" >/dev/null
 r=$(t "SELECT medcrm.request_report('kpi', '2026-10-01', '2026-11-01')")
 t "UPDATE medcrm.report_run SET max_attempts = 2 WHERE id = $r" >/dev/null
 t "SELECT medcrm.report_claim('w1:1:a', 60)" >/dev/null
-expect_eq "report_fail by another worker changes nothing" "" "$(t "SELECT medcrm.report_fail($r, 'w9:9:z', 'x', 10)")"
+# run_row ID: the columns a stale or foreign worker must not touch
+run_row() { t "SELECT concat_ws('|', status, attempts, worker, error, next_attempt_at, lease_expires_at, file_path, file_sha256, row_count, finished_at) FROM medcrm.report_run WHERE id = $1"; }
+before=$(run_row "$r")
+expect_eq "report_fail by another worker returns nothing" "" "$(t "SELECT medcrm.report_fail($r, 'w9:9:z', 'x', 10)")"
+expect_eq "… and changes nothing" "$before" "$(run_row "$r")"
 expect_eq "report_fail: queued again" "queued" "$(t "SELECT medcrm.report_fail($r, 'w1:1:a', 'disk full', 120)")"
 expect_eq "… with its error, not before the backoff, no lease" "queued|1|disk full|120|" \
   "$(t "SELECT status || '|' || attempts || '|' || error || '|' || round(extract(epoch FROM next_attempt_at - now())) || '|' || coalesce(lease_expires_at::text, '') FROM medcrm.report_run WHERE id = $r")"
@@ -68,9 +72,11 @@ expect_eq "heartbeat of the holder renews" "t" "$(t "SELECT medcrm.report_heartb
 t "UPDATE medcrm.report_run SET lease_expires_at = now() - interval '1 second' WHERE id = $r" >/dev/null
 expect_eq "an expired lease is taken over, attempt 2, naming the old worker" "$r|2|old:1:a" \
   "$(t "SELECT run_id || '|' || attempts || '|' || taken_over_from FROM medcrm.report_claim('new:2:b', 60)")"
+before=$(run_row "$r")
 expect_eq "the old worker's heartbeat fails" "f" "$(t "SELECT medcrm.report_heartbeat($r, 'old:1:a', 60)")"
 expect_eq "… its hold fails" "f" "$(t "SELECT medcrm.report_hold($r, 'old:1:a')")"
-expect_eq "… its completion changes nothing" "f" "$(t "SELECT medcrm.report_complete($r, 'old:1:a', '/x', repeat('a', 64), 1)")"
+expect_eq "… its completion fails" "f" "$(t "SELECT medcrm.report_complete($r, 'old:1:a', '/x', repeat('a', 64), 1)")"
+expect_eq "… and none of them changed the run" "$before" "$(run_row "$r")"
 expect_eq "the new worker completes it" "t" "$(t "SELECT medcrm.report_complete($r, 'new:2:b', '/out/c.xlsx', repeat('b', 64), 95)")"
 expect_eq "… ok, no lease, no recipients: no delivery" "ok|2|new:2:b|95|none|" \
   "$(t "SELECT status || '|' || attempts || '|' || worker || '|' || row_count || '|' || delivery_status || '|' || coalesce(lease_expires_at::text, '') FROM medcrm.report_run WHERE id = $r")"
