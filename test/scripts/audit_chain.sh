@@ -4,7 +4,7 @@
 # outside the database against which deleting the newest rows is caught,
 # sealing refused under a transaction snapshot, retention that removes only
 # old whole seals and leaves the rest verifiable, and a dump/restore that
-# keeps the chain intact.
+# keeps the chain intact; over TCP the client's address is recorded.
 source "$(dirname "$0")/lib.sh"
 db=audit_chain
 fresh_db $db
@@ -119,5 +119,15 @@ read -r shead_id shead_hash <<< "$shead"
 expect_eq "restored trail verifies against the source head" "true -" \
   "$(q $dst "SELECT ok::text || ' ' || coalesce(first_bad_id::text, '-') FROM medcrm.audit_verify_head($shead_id, '$shead_hash')")"
 expect_eq "the restore added no audit rows" "$(q $src "SELECT count(*) FROM medcrm.audit_log")" "$(q $dst "SELECT count(*) FROM medcrm.audit_log")"
+
+# 7. where a change came from: over TCP the client's address and the
+# application name are recorded (over the socket client_addr is NULL)
+PGAPPNAME=erp-sync psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -d $db \
+  -c "INSERT INTO medcrm.product (model_code, name, category) VALUES ('TCP-1', 'over tcp', 'other')"
+expect_eq "a change over TCP records client_addr and application" "127.0.0.1|erp-sync" \
+  "$(q $db "SELECT host(client_addr) || '|' || application FROM medcrm.audit_log WHERE table_name = 'medcrm.product' AND new_values->>'model_code' = 'TCP-1'")"
+q $db "INSERT INTO medcrm.product (model_code, name, category) VALUES ('SOCK-1', 'over the socket', 'other')" >/dev/null
+expect_eq "… over the socket client_addr is NULL" "t" \
+  "$(q $db "SELECT client_addr IS NULL FROM medcrm.audit_log WHERE table_name = 'medcrm.product' AND new_values->>'model_code' = 'SOCK-1'")"
 
 dropdb $db; dropdb $rdb; dropdb $src; dropdb $dst
