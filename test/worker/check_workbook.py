@@ -11,7 +11,9 @@ Opens the workbook with openpyxl and, for every sheet of the layout:
   * text that looks like a formula is a text cell, and no sheet holds a formula;
   * the declared charts are there, headers are frozen.
 For the KPI workbook, every Summary value is also checked against
-medcrm.kpi_summary() directly. Prints TAP lines; exits 1 on any failure.
+medcrm.kpi_summary() directly, and the Service and Tiers sheets, written by
+their own SQL, must add up to the sla_compliance and a_tier_share of the
+engine. Prints TAP lines; exits 1 on any failure.
 The connection comes from the PG* environment.
 """
 import datetime
@@ -157,6 +159,30 @@ def main():
                         bad.append((key, col, ws.cell(r, col).value, want))
                     n += 1
             ok(n >= 38 and not bad, f"Summary: {n} KPI cells equal medcrm.kpi_summary()", bad[:5])
+
+            # detail sheets that add up to a KPI: their own SQL must agree with the engine
+            def column(ws, header):
+                heads = [ws.cell(HEADER_ROW, j).value for j in range(1, ws.max_column + 1)]
+                j = heads.index(header) + 1
+                return [ws.cell(r, j).value for r in range(FIRST_DATA_ROW, ws.max_row + 1)
+                        if ws.cell(r, 1).value is not None]
+
+            def kpi_overall(key):
+                cur.execute("SELECT numerator, denominator FROM medcrm.kpi_summary(%s, %s) "
+                            "WHERE kpi = %s AND tier IS NULL AND region IS NULL", (p1, p2, key))
+                num, den = cur.fetchone()
+                return float(num or 0), float(den or 0)
+
+            met, missed = column(wb["Service"], "SLA met"), column(wb["Service"], "SLA missed")
+            want = kpi_overall("sla_compliance")
+            got = (float(sum(met)), float(sum(met) + sum(missed)))
+            ok(got == want and want[1] > 0,
+               f"Service: SLA met {got[0]:.0f} and met + missed {got[1]:.0f} over the teams = sla_compliance", (got, want))
+            tiers = dict(zip(column(wb["Tiers"], "Tier"), column(wb["Tiers"], "Accounts")))
+            want = kpi_overall("a_tier_share")
+            got = (float(tiers.get("A", 0)), float(sum(v for k, v in tiers.items() if k != "untiered")))
+            ok(got == want and want[0] > 0,
+               f"Tiers: {got[0]:.0f} A accounts of {got[1]:.0f} tiered = a_tier_share", (got, want))
     print(f"1..{count}")
     return 1 if failures else 0
 
