@@ -1304,7 +1304,7 @@ daemon_check(const report_config *cfg)
 		print_error(&err);
 		ok = false;
 	}
-	for (int i = 0; i < 2; i++)
+	for (size_t i = 0; i < sizeof(reports) / sizeof(reports[0]); i++)
 	{
 		char	   *file = find_layout(cfg->layouts, reports[i]);
 		layout	   *l = layout_load(file, &err);

@@ -17,10 +17,10 @@ AS $fn$
 DECLARE
     run_id bigint;
 BEGIN
-    IF report IS NULL OR report NOT IN ('kpi', 'compliance') THEN
+    IF report IS NULL OR NOT report = ANY (medcrm.report_names()) THEN
         RAISE EXCEPTION 'unknown report "%"', report
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The reports are kpi and compliance.',
+                  DETAIL = 'The reports are ' || array_to_string(medcrm.report_names(), ' and ') || '.',
                   HINT = 'Call medcrm.request_report(''kpi'', from_date, to_date).';
     END IF;
     IF from_date IS NULL OR to_date IS NULL THEN
