@@ -311,7 +311,13 @@ sweep_staging(daemon_state *d)
 		params[0] = id;
 		if (queue_exec(&d->q, "SELECT 1 FROM medcrm.report_run WHERE id = $1 AND status = 'running'",
 					   1, params, &res, &err) != Q_OK)
+		{
+			char		e[1024];
+
+			/* left for the next sweep: a file of a running run must never go */
+			dlog(0, "sweep_failed", "error=\"%s\"", one_line(err.message, e, sizeof(e), true));
 			break;
+		}
 		if (PQntuples(res) == 0)
 		{
 			char		path[PATH_MAX + 256];

@@ -306,9 +306,10 @@ start_part(sheet_state *st)
 	worksheet_set_paper(st->ws, 9);
 	worksheet_set_landscape(st->ws);
 	worksheet_fit_to_pages(st->ws, 1, 0);
-	worksheet_repeat_rows(st->ws, HEADER_ROW, HEADER_ROW);
-	worksheet_set_footer(st->ws, "&L&8medcrm &A&R&8Page &P of &N");
-	worksheet_set_column(st->ws, 0, 0, 14, NULL);
+	if (!lxw_ok(e, worksheet_repeat_rows(st->ws, HEADER_ROW, HEADER_ROW), "repeating the header", st->ws_name) ||
+		!lxw_ok(e, worksheet_set_footer(st->ws, "&L&8medcrm &A&R&8Page &P of &N"), "setting the footer", st->ws_name) ||
+		!lxw_ok(e, worksheet_set_column(st->ws, 0, 0, 14, NULL), "setting a column width", st->ws_name))
+		return false;
 	if (!write_text(st, TITLE_ROW, 0, ls->title ? ls->title : ls->name, e->fmt_title))
 		return false;
 	snprintf(sub, sizeof(sub), "%s%sPeriod %s%s%s%s",
@@ -335,11 +336,14 @@ write_header(sheet_state *st, const PGresult *res)
 			continue;
 		w = (lc && lc->width > 0) ? lc->width
 			: auto_width(st->headers[i], st->types[i], st->formats[i], res, i);
-		worksheet_set_column(st->ws, st->out_col[i], st->out_col[i], w, NULL);
+		if (!lxw_ok(st->e, worksheet_set_column(st->ws, st->out_col[i], st->out_col[i], w, NULL),
+					"setting a column width", st->ws_name))
+			return false;
 		if (!write_text(st, HEADER_ROW, st->out_col[i], st->headers[i], st->e->fmt_header))
 			return false;
 	}
-	worksheet_set_row(st->ws, HEADER_ROW, 30, NULL);
+	if (!lxw_ok(st->e, worksheet_set_row(st->ws, HEADER_ROW, 30, NULL), "setting the header height", st->ws_name))
+		return false;
 	st->row = FIRST_DATA_ROW;
 	return true;
 }
@@ -755,17 +759,17 @@ write_sheet(engine *e, const layout_sheet *ls)
 	{
 		if (ls->freeze)
 			worksheet_freeze_panes(first_ws, FIRST_DATA_ROW, 0);
-		if (ls->autofilter && st.nout > 0)
-			worksheet_autofilter(first_ws, HEADER_ROW, 0, FIRST_DATA_ROW + st.rows - 1,
-								 (lxw_col_t) (st.nout - 1));
+		ok = !(ls->autofilter && st.nout > 0) ||
+			lxw_ok(e, worksheet_autofilter(first_ws, HEADER_ROW, 0, FIRST_DATA_ROW + st.rows - 1,
+										   (lxw_col_t) (st.nout - 1)), "adding the filter", ls->name);
 		st.ws = first_ws;
-		ok = add_conditionals(&st) && add_charts(&st, first_ws);
+		ok = ok && add_conditionals(&st) && add_charts(&st, first_ws);
 	}
 	free_sheet_state(&st);
 	return ok;
 }
 
-static void
+static bool
 set_properties(engine *e)
 {
 	lxw_doc_properties props;
@@ -787,18 +791,23 @@ set_properties(engine *e)
 	props.comments = comments;
 	props.status = "final";
 	props.created = time(NULL);
-	workbook_set_properties(e->wb, &props);
 	{
 		char		from[11],
 					to[11];
 
 		date_format(e->opt->period.from, from);
 		date_format(e->opt->period.to, to);
-		workbook_set_custom_property_string(e->wb, "Report", e->layout->report);
-		workbook_set_custom_property_string(e->wb, "Period from", from);
-		workbook_set_custom_property_string(e->wb, "Period to (exclusive)", to);
-		workbook_set_custom_property_string(e->wb, "Generated at", e->generated);
-		workbook_set_custom_property_string(e->wb, "Database", e->database);
+		return lxw_ok(e, workbook_set_properties(e->wb, &props), "setting the document properties", NULL) &&
+			lxw_ok(e, workbook_set_custom_property_string(e->wb, "Report", e->layout->report),
+				   "setting the document properties", NULL) &&
+			lxw_ok(e, workbook_set_custom_property_string(e->wb, "Period from", from),
+				   "setting the document properties", NULL) &&
+			lxw_ok(e, workbook_set_custom_property_string(e->wb, "Period to (exclusive)", to),
+				   "setting the document properties", NULL) &&
+			lxw_ok(e, workbook_set_custom_property_string(e->wb, "Generated at", e->generated),
+				   "setting the document properties", NULL) &&
+			lxw_ok(e, workbook_set_custom_property_string(e->wb, "Database", e->database),
+				   "setting the document properties", NULL);
 	}
 }
 
@@ -851,7 +860,7 @@ engine_run(PGconn *conn, const layout *l, const engine_options *opt, report_erro
 	}
 	e.textbuf = xcalloc(MAX_TEXT * 4 + 1, 1);
 	make_formats(&e);
-	set_properties(&e);
+	ok = set_properties(&e);
 	for (int i = 0; i < l->nsheets && ok; i++)
 		ok = write_sheet(&e, &l->sheets[i]);
 	rc = workbook_close(e.wb);
