@@ -567,6 +567,19 @@ typedef struct Run
 	double	   *med_v[2];
 } Run;
 
+/*
+ * The three groups a cell's counts belong to: 0 overall, 1 + its tier, and
+ * 1 + ntier + its region (its kind in the by-kind run). A cell is
+ * tier * nreg + region.
+ */
+static inline void
+cell_groups(const Run *r, int c, int64 g[3])
+{
+	g[0] = 0;
+	g[1] = 1 + c / r->nreg;
+	g[2] = 1 + r->ntier + c % r->nreg;
+}
+
 #define ACC_NUM(r, k, p, c) (&(r)->acc[((((Size) (k) * (r)->np + (p)) * (r)->ncell + (c)) * 2)])
 #define ACC_DEN(r, k, p, c) (ACC_NUM(r, k, p, c) + 1)
 
@@ -1420,9 +1433,7 @@ scan_tasks(Run *r)
 			acc_count(r, K_RECALL_CLOSURE, p, c, done ? 1 : 0, 1);
 			if (c == r->none_cell)
 				r->none_seen[p] = true;
-			groups[0] = 0;
-			groups[1] = 1 + c / r->nreg;
-			groups[2] = 1 + r->ntier + c % r->nreg;
+			cell_groups(r, c, groups);
 			for (g = 0; g < 3; g++)
 			{
 				RecallAction *ra = vec_push(&r->actions);
@@ -1558,10 +1569,11 @@ finish_medians(Run *r, Vec *rows, int which)
 	for (i = 0; i < n; i++)
 	{
 		Size		base = (Size) m[i].p * r->ngroup;
+		int64		groups[3];
 
-		start[base + 0 + 1]++;
-		start[base + 1 + m[i].cell / r->nreg + 1]++;
-		start[base + 1 + r->ntier + m[i].cell % r->nreg + 1]++;
+		cell_groups(r, m[i].cell, groups);
+		for (g = 0; g < 3; g++)
+			start[base + groups[g] + 1]++;
 	}
 	for (key = 0; key < nkeys; key++)
 		start[key + 1] += start[key];
@@ -1569,13 +1581,11 @@ finish_medians(Run *r, Vec *rows, int which)
 	for (i = 0; i < n; i++)
 	{
 		Size		base = (Size) m[i].p * r->ngroup;
-		Size		keys[3];
+		int64		groups[3];
 
-		keys[0] = base;
-		keys[1] = base + 1 + m[i].cell / r->nreg;
-		keys[2] = base + 1 + r->ntier + m[i].cell % r->nreg;
+		cell_groups(r, m[i].cell, groups);
 		for (g = 0; g < 3; g++)
-			vals[fill[keys[g]]++] = m[i].v;
+			vals[fill[base + groups[g]]++] = m[i].v;
 	}
 	for (key = 0; key < nkeys; key++)
 	{
@@ -1736,6 +1746,8 @@ emit_results(Run *r, ReturnSetInfo *rsinfo)
 	int			norder = 1 + r->nreg + r->ntier;
 	int		   *order = palloc(norder * sizeof(int));	/* group ids in row order */
 	bool	   *exists = palloc(r->ngroup * sizeof(bool));
+	KpiExact   *gnum = palloc(r->ngroup * sizeof(KpiExact));	/* per group: sums over its cells */
+	KpiExact   *gden = palloc(r->ngroup * sizeof(KpiExact));
 	int			p,
 				k,
 				i;
@@ -1768,11 +1780,31 @@ emit_results(Run *r, ReturnSetInfo *rsinfo)
 		for (c = 0; c < r->ncell; c++)
 			if (cell_exists(r, p, c))
 			{
-				exists[1 + c / r->nreg] = true;
-				exists[1 + r->ntier + c % r->nreg] = true;
+				int64		groups[3];
+
+				cell_groups(r, c, groups);
+				exists[groups[1]] = exists[groups[2]] = true;
 			}
 		for (k = 0; k < KPI_N; k++)
 		{
+			/* one pass over the cells adds each into its three groups */
+			if (k != K_FR_MEDIAN && k != K_RES_MEDIAN && k != K_RECALL_HOURS)
+			{
+				memset(gnum, 0, r->ngroup * sizeof(KpiExact));
+				memset(gden, 0, r->ngroup * sizeof(KpiExact));
+				for (c = 0; c < r->ncell; c++)
+				{
+					int64		groups[3];
+					int			j;
+
+					cell_groups(r, c, groups);
+					for (j = 0; j < 3; j++)
+					{
+						kpi_exact_merge(&gnum[groups[j]], ACC_NUM(r, k, p, c));
+						kpi_exact_merge(&gden[groups[j]], ACC_DEN(r, k, p, c));
+					}
+				}
+			}
 			for (i = 0; i < norder; i++)
 			{
 				int			g = order[i];
@@ -1826,15 +1858,8 @@ emit_results(Run *r, ReturnSetInfo *rsinfo)
 					}
 					else
 					{
-						for (c = 0; c < r->ncell; c++)
-						{
-							if (g != 0 &&
-								g != 1 + c / r->nreg &&
-								g != 1 + r->ntier + c % r->nreg)
-								continue;
-							kpi_exact_merge(&num, ACC_NUM(r, k, p, c));
-							kpi_exact_merge(&den, ACC_DEN(r, k, p, c));
-						}
+						num = gnum[g];
+						den = gden[g];
 					}
 					nd = kpi_exact_to_numeric(&num);
 					dd = kpi_exact_to_numeric(&den);
